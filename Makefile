@@ -1,0 +1,106 @@
+# weightkit build. One static library (common/ formats/ quant/ kernels/ verify/) and one
+# small binary per tool in tools/. Files named *_avx2.c get AVX2/FMA/F16C flags; all other
+# code targets baseline x86-64 and reaches the fast kernels through run-time dispatch.
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+BIN     ?= bin
+PYTHON  ?= /usr/bin/python3
+CC      ?= cc
+JOBS    ?= $(shell nproc)
+
+PKGS     := zlib libarchive libcjson libxxhash
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wvla
+BASE_CFLAGS := -std=gnu11 $(WARN) -fopenmp -I. -D_FILE_OFFSET_BITS=64 $(PKG_CFLAGS)
+SIMD_CFLAGS := -mavx2 -mfma -mf16c
+LDLIBS   := $(PKG_LIBS) -fopenmp -lm
+
+ifeq ($(SAN),1)
+CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDLIBS  += -fsanitize=address,undefined
+endif
+
+LIB_DIRS := common formats quant kernels verify
+LIB_SRC  := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libweightkit.a
+
+TOOL_SRC := $(sort $(wildcard tools/wk-*.c))
+TOOLS    := $(TOOL_SRC:tools/%.c=$(BIN)/%)
+
+HELPER_SRC := $(sort $(wildcard tests/gen/*.c))
+HELPERS  := $(HELPER_SRC:tests/gen/%.c=$(BUILD)/gen/%)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+UNIT_BIN := $(BUILD)/tests/unit-tests
+
+.PHONY: all deps test test-only unit e2e demo bench install clean asan
+all: $(LIB) $(TOOLS) $(HELPERS)
+
+$(BUILD)/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SIMD_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: $(BUILD)/tools/%.o $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/gen/%: $(BUILD)/tests/gen/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
+
+deps:
+	@scripts/install-deps.sh
+
+# The README's test command. Installs what is missing, builds, runs every test.
+test: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory test-only
+
+test-only: unit e2e
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN) --jobs $(JOBS)
+
+e2e: all
+	WK_BIN=$(abspath $(BIN)) WK_GEN=$(abspath $(BUILD)/gen) $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+# The same tests, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) SAN=1 BUILD=build-asan BIN=bin-asan all build-asan/tests/unit-tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(MAKE) --no-print-directory SAN=1 BUILD=build-asan BIN=bin-asan test-only
+
+demo: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@scripts/demo.sh $(BIN) $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@bench/run.sh $(BIN) $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build build-asan bin bin-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

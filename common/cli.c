@@ -1,0 +1,46 @@
+/* Shared command-line conventions for the wk-* tools. */
+#include "common/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "common/version.h"
+
+int wk_cli_help(const wk_tool *t)
+{
+    fputs(t->usage, stdout);
+    return WK_EXIT_OK;
+}
+
+int wk_cli_version(const wk_tool *t)
+{
+    printf("%s (weightkit) %s\n", t->name, WK_VERSION);
+    return WK_EXIT_OK;
+}
+
+int wk_cli_usage_error(const wk_tool *t, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", t->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", t->name);
+    return WK_EXIT_USAGE;
+}
+
+int wk_cli_error(const wk_tool *t, const wk_err *e)
+{
+    fprintf(stderr, "%s: error: %s\n", t->name, e->msg);
+    return WK_EXIT_BAD_INPUT;
+}
+
+void wk_cli_warn(const wk_tool *t, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: warning: ", t->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}

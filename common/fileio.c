@@ -1,0 +1,260 @@
+/* mmap input, buffered temp-file output with atomic rename, small-file reads. */
+#define _GNU_SOURCE
+#include "common/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WK_OUT_BUF (8u << 20)
+
+int wk_map_open(wk_map *m, const char *path, wk_err *e)
+{
+    memset(m, 0, sizeof *m);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        return wk_fail(e, "%s: cannot stat: %s", path, strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return wk_fail(e, "%s: not a regular file", path);
+    }
+    m->size = (uint64_t)st.st_size;
+    if (m->size > 0) {
+        void *p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int err = errno;
+            close(fd);
+            return wk_fail(e, "%s: cannot map %llu bytes: %s", path,
+                           (unsigned long long)m->size, strerror(err));
+        }
+        m->data = p;
+    }
+    close(fd);
+    m->path = strdup(path);
+    return 0;
+}
+
+void wk_map_close(wk_map *m)
+{
+    if (m->data)
+        munmap((void *)m->data, m->size);
+    free(m->path);
+    memset(m, 0, sizeof *m);
+}
+
+int wk_out_open(wk_outfile *o, const char *path, wk_err *e)
+{
+    memset(o, 0, sizeof *o);
+    o->fd = -1;
+    size_t n = strlen(path);
+    o->final_path = strdup(path);
+    o->tmp_path = malloc(n + 16);
+    o->buf = malloc(WK_OUT_BUF);
+    if (!o->final_path || !o->tmp_path || !o->buf) {
+        wk_out_abort(o);
+        return wk_fail(e, "%s: out of memory", path);
+    }
+    snprintf(o->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
+    o->fd = mkostemp(o->tmp_path, O_CLOEXEC);
+    if (o->fd < 0) {
+        int err = errno;
+        free(o->tmp_path);
+        o->tmp_path = NULL;
+        wk_out_abort(o);
+        return wk_fail(e, "%s: cannot create temporary output: %s", path, strerror(err));
+    }
+    fchmod(o->fd, 0644);
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, const char *path, wk_err *e)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return wk_fail(e, "%s: write failed: %s", path, strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int out_flush(wk_outfile *o, wk_err *e)
+{
+    if (o->buf_len == 0)
+        return 0;
+    if (write_all(o->fd, o->buf, o->buf_len, o->final_path, e) != 0)
+        return -1;
+    o->buf_len = 0;
+    return 0;
+}
+
+int wk_out_write(wk_outfile *o, const void *p, size_t n, wk_err *e)
+{
+    const uint8_t *src = p;
+    o->pos += n;
+    if (o->buf_len + n <= WK_OUT_BUF) {
+        memcpy(o->buf + o->buf_len, src, n);
+        o->buf_len += n;
+        return 0;
+    }
+    if (out_flush(o, e) != 0)
+        return -1;
+    if (n >= WK_OUT_BUF) /* large writes bypass the buffer: no extra copy */
+        return write_all(o->fd, src, n, o->final_path, e);
+    memcpy(o->buf, src, n);
+    o->buf_len = n;
+    return 0;
+}
+
+int wk_out_zeros(wk_outfile *o, size_t n, wk_err *e)
+{
+    static const uint8_t zeros[4096];
+    while (n > 0) {
+        size_t k = n < sizeof zeros ? n : sizeof zeros;
+        if (wk_out_write(o, zeros, k, e) != 0)
+            return -1;
+        n -= k;
+    }
+    return 0;
+}
+
+int wk_out_pwrite(wk_outfile *o, const void *p, size_t n, uint64_t off, wk_err *e)
+{
+    if (out_flush(o, e) != 0)
+        return -1;
+    const uint8_t *src = p;
+    while (n > 0) {
+        ssize_t w = pwrite(o->fd, src, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return wk_fail(e, "%s: write at offset %llu failed: %s", o->final_path,
+                           (unsigned long long)off, strerror(errno));
+        }
+        src += w;
+        off += (uint64_t)w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int wk_out_commit(wk_outfile *o, wk_err *e)
+{
+    if (out_flush(o, e) != 0)
+        return -1;
+    if (close(o->fd) != 0) {
+        o->fd = -1;
+        return wk_fail(e, "%s: close failed: %s", o->final_path, strerror(errno));
+    }
+    o->fd = -1;
+    if (rename(o->tmp_path, o->final_path) != 0)
+        return wk_fail(e, "%s: cannot rename temporary output into place: %s", o->final_path,
+                       strerror(errno));
+    free(o->tmp_path);
+    o->tmp_path = NULL;
+    wk_out_abort(o); /* frees the rest; nothing left to unlink */
+    return 0;
+}
+
+void wk_out_abort(wk_outfile *o)
+{
+    if (o->fd >= 0)
+        close(o->fd);
+    o->fd = -1;
+    if (o->tmp_path)
+        unlink(o->tmp_path);
+    free(o->tmp_path);
+    free(o->final_path);
+    free(o->buf);
+    o->tmp_path = o->final_path = NULL;
+    o->buf = NULL;
+    o->buf_len = 0;
+}
+
+int wk_read_small_file(const char *path, size_t max_size, char **out, size_t *out_len, wk_err *e)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        fclose(f);
+        return wk_fail(e, "%s: out of memory", path);
+    }
+    for (;;) {
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (len > max_size) {
+            free(buf);
+            fclose(f);
+            return wk_fail(e, "%s: larger than the %zu bytes allowed for this kind of file", path,
+                           max_size);
+        }
+        if (r == 0)
+            break;
+        if (len == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return wk_fail(e, "%s: out of memory", path);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        return wk_fail(e, "%s: read error", path);
+    }
+    buf[len] = '\0';
+    *out = buf;
+    if (out_len)
+        *out_len = len;
+    return 0;
+}
+
+char *wk_path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, a);
+    size_t k = a;
+    if (a > 0 && dir[a - 1] != '/')
+        p[k++] = '/';
+    memcpy(p + k, name, b + 1);
+    return p;
+}
+
+int wk_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int wk_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}

@@ -1,0 +1,158 @@
+/* GGUF v2/v3 reading and streaming writing (ggml docs/gguf.md).
+ *
+ * Reader: the file is mapped; the header, every metadata value (nested arrays included)
+ * and every tensor info are parsed with bounds and overflow checks before any tensor data
+ * is touched. Strings and primitive arrays point into the map (little-endian, unaligned:
+ * read them with the accessors). Tensor offsets must equal the running sum of the
+ * alignment-padded sizes, as ggml's own reader requires.
+ *
+ * Writer: collects metadata and tensor infos, writes the header on the first tensor
+ * write, then tensor data one tensor at a time, padded to the alignment, into a temp file
+ * that is renamed into place by wk_gguf_writer_finish. Our extras (docs/gguf-metadata.md):
+ * weightkit.tensor_xxh64 (u64 array, one xxh64 of each tensor's stored bytes, in tensor
+ * order; reserved in the header and patched at finish) and provenance keys. */
+#ifndef WK_FORMATS_GGUF_H
+#define WK_FORMATS_GGUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "formats/source.h"
+#include "quant/types.h"
+
+enum wk_gguf_vtype {
+    WK_GGUF_U8 = 0,
+    WK_GGUF_I8 = 1,
+    WK_GGUF_U16 = 2,
+    WK_GGUF_I16 = 3,
+    WK_GGUF_U32 = 4,
+    WK_GGUF_I32 = 5,
+    WK_GGUF_F32 = 6,
+    WK_GGUF_BOOL = 7,
+    WK_GGUF_STRING = 8,
+    WK_GGUF_ARRAY = 9,
+    WK_GGUF_U64 = 10,
+    WK_GGUF_I64 = 11,
+    WK_GGUF_F64 = 12,
+};
+
+#define WK_GGUF_DEFAULT_ALIGNMENT 32
+#define WK_GGUF_MAX_NAME 64 /* ggml's GGML_MAX_NAME includes the NUL: names up to 63 bytes */
+
+typedef struct wk_gguf_str {
+    const char *ptr; /* not NUL-terminated; points into the map */
+    uint64_t len;
+} wk_gguf_str;
+
+typedef struct wk_gguf_value wk_gguf_value;
+struct wk_gguf_value {
+    uint32_t type; /* enum wk_gguf_vtype */
+    union {
+        uint64_t u;      /* U8..U64, BOOL */
+        int64_t i;       /* I8..I64 */
+        double f;        /* F32, F64 */
+        wk_gguf_str str; /* STRING */
+        struct {
+            uint32_t elem_type;
+            uint64_t count;
+            const uint8_t *raw;   /* primitive elements: count * size bytes in the map */
+            wk_gguf_value *items; /* STRING and ARRAY elements, parsed; NULL otherwise */
+        } arr;
+    };
+};
+
+typedef struct wk_gguf_kv {
+    wk_gguf_str key;
+    wk_gguf_value value;
+    uint64_t offset; /* file offset of the key, for error messages */
+} wk_gguf_kv;
+
+typedef struct wk_gguf_tensor_info {
+    wk_gguf_str name;
+    uint32_t n_dims;
+    uint64_t ne[4];     /* ggml order: ne[0] is the row length */
+    uint32_t ggml_type;
+    wk_dtype dtype;
+    uint64_t offset;    /* relative to the data section */
+    uint64_t n_bytes;
+} wk_gguf_tensor_info;
+
+typedef struct wk_gguf {
+    char *path;
+    uint32_t version;
+    uint64_t n_kv;
+    wk_gguf_kv *kv;
+    uint64_t n_tensors;
+    wk_gguf_tensor_info *tensors;
+    uint32_t alignment;
+    uint64_t data_offset; /* absolute file offset of the data section */
+    const uint8_t *data;  /* the whole mapped file */
+    uint64_t size;
+    void *impl;           /* the mapping and allocations */
+} wk_gguf;
+
+int wk_gguf_open(const char *path, wk_gguf **out, wk_err *e);
+void wk_gguf_close(wk_gguf *g);
+
+/* Metadata look-ups; NULL / -1 when the key is absent or of another type. */
+const wk_gguf_kv *wk_gguf_find(const wk_gguf *g, const char *key);
+/* Copies a string value into a new NUL-terminated heap string. */
+char *wk_gguf_strdup(wk_gguf_str s);
+int wk_gguf_get_str(const wk_gguf *g, const char *key, char **out);
+/* Any integer type that fits in uint64 / int64. */
+int wk_gguf_get_u64(const wk_gguf *g, const char *key, uint64_t *out);
+int wk_gguf_get_f64(const wk_gguf *g, const char *key, double *out);
+/* Element j of a primitive array as double / uint64 (any integer or float elem type). */
+double wk_gguf_arr_f64(const wk_gguf_value *arr, uint64_t j);
+uint64_t wk_gguf_arr_u64(const wk_gguf_value *arr, uint64_t j);
+const char *wk_gguf_type_name(uint32_t vtype);
+
+/* A GGUF as a tensor source (format "gguf"); the wk_gguf stays reachable as s->gguf. */
+int wk_gguf_open_source(const char *path, wk_source **out, wk_err *e);
+
+/* ---- writer ---- */
+typedef struct wk_gguf_writer wk_gguf_writer;
+
+int wk_gguf_writer_open(const char *path, wk_gguf_writer **out, wk_err *e);
+
+/* Metadata setters. Keys must be unique and non-empty; a repeated key replaces the value.
+ * Values are copied. */
+int wk_gguf_set_u32(wk_gguf_writer *w, const char *key, uint32_t v, wk_err *e);
+int wk_gguf_set_i32(wk_gguf_writer *w, const char *key, int32_t v, wk_err *e);
+int wk_gguf_set_u64(wk_gguf_writer *w, const char *key, uint64_t v, wk_err *e);
+int wk_gguf_set_f32(wk_gguf_writer *w, const char *key, float v, wk_err *e);
+int wk_gguf_set_bool(wk_gguf_writer *w, const char *key, bool v, wk_err *e);
+int wk_gguf_set_str(wk_gguf_writer *w, const char *key, const char *v, wk_err *e);
+int wk_gguf_set_arr_str(wk_gguf_writer *w, const char *key, const char *const *v, uint64_t n,
+                        wk_err *e);
+/* Primitive array: elem_type is a wk_gguf_vtype other than STRING/ARRAY; data holds
+ * n little-endian elements of that type. */
+int wk_gguf_set_arr(wk_gguf_writer *w, const char *key, uint32_t elem_type, const void *data,
+                    uint64_t n, wk_err *e);
+/* Sets general.alignment too (power of two). */
+int wk_gguf_set_alignment(wk_gguf_writer *w, uint32_t alignment, wk_err *e);
+
+/* Declares the next tensor: shape outermost first (as in wk_tensor); stored reversed as
+ * ggml ne[]. At most 4 dims. Returns its index via *index (may be NULL). */
+int wk_gguf_add_tensor(wk_gguf_writer *w, const char *name, wk_dtype type, uint32_t n_dims,
+                       const uint64_t *shape, size_t *index, wk_err *e);
+
+/* Writes the data of tensors in declaration order. The first call writes the header.
+ * size must equal the declared tensor's byte size. write_tensor_part lets a caller stream
+ * one tensor in pieces: call it until the pieces add up to the tensor's size. */
+int wk_gguf_write_tensor(wk_gguf_writer *w, const void *data, uint64_t size, wk_err *e);
+int wk_gguf_write_tensor_part(wk_gguf_writer *w, const void *data, uint64_t size, wk_err *e);
+
+/* Checks every declared tensor was written, patches checksums, renames into place. Frees w
+ * whether it succeeds or not. */
+int wk_gguf_writer_finish(wk_gguf_writer *w, wk_err *e);
+/* Removes the temp file and frees w. */
+void wk_gguf_writer_abort(wk_gguf_writer *w);
+
+/* Provenance keys (weightkit.version, weightkit.tool, weightkit.sources). */
+int wk_gguf_set_provenance(wk_gguf_writer *w, const char *tool, const char *const *sources,
+                           size_t n_sources, wk_err *e);
+
+#endif

@@ -1,0 +1,213 @@
+/* Tensor sources: format detection for a path, and the parts every reader shares. */
+#include "formats/source.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fileio.h"
+#include "formats/gguf.h"
+#include "formats/safetensors.h"
+
+wk_source *wk_source_new(const char *format, const char *path)
+{
+    wk_source *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->format = format;
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void wk_source_free_common(wk_source *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_tensors; i++)
+        free(s->tensors[i].name);
+    free(s->tensors);
+    for (size_t i = 0; i < s->n_files; i++)
+        free(s->files[i]);
+    free(s->files);
+    for (size_t i = 0; i < s->n_metadata; i++) {
+        free(s->metadata[i].key);
+        free(s->metadata[i].value);
+    }
+    free(s->metadata);
+    free(s->path);
+    free(s->dir);
+    free(s);
+}
+
+int wk_tensor_set_shape(wk_tensor *t, uint32_t n_dims, const uint64_t *shape, wk_err *e)
+{
+    if (n_dims > WK_MAX_DIMS)
+        return wk_fail(e, "tensor '%s' has %u dimensions; at most %d are supported", t->name,
+                       n_dims, WK_MAX_DIMS);
+    uint64_t n = 1;
+    for (uint32_t d = 0; d < n_dims; d++) {
+        if (wk_mul_u64(n, shape[d], &n) != 0)
+            return wk_fail(e, "tensor '%s': element count overflows 64 bits", t->name);
+        t->shape[d] = shape[d];
+    }
+    t->n_dims = n_dims;
+    t->n_elements = n;
+    if (wk_type_nbytes(t->dtype, n, &t->n_bytes, e) != 0)
+        return wk_fail_prefix(e, "tensor '%s'", t->name);
+    return 0;
+}
+
+void wk_shape_format(const wk_tensor *t, char *buf, size_t len)
+{
+    size_t k = 0;
+    k += (size_t)snprintf(buf + k, k < len ? len - k : 0, "[");
+    for (uint32_t d = 0; d < t->n_dims; d++)
+        k += (size_t)snprintf(buf + k, k < len ? len - k : 0, "%s%llu", d ? ", " : "",
+                              (unsigned long long)t->shape[d]);
+    snprintf(buf + k, k < len ? len - k : 0, "]");
+}
+
+long wk_source_find(const wk_source *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_tensors; i++)
+        if (strcmp(s->tensors[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+int wk_source_read(wk_source *s, size_t i, wk_view *v, wk_err *e)
+{
+    memset(v, 0, sizeof *v);
+    if (i >= s->n_tensors)
+        return wk_fail(e, "%s: no tensor #%zu (it has %zu)", s->path, i, s->n_tensors);
+    return s->ops->read(s, i, v, e);
+}
+
+void wk_view_release(wk_view *v)
+{
+    free(v->owned);
+    memset(v, 0, sizeof *v);
+}
+
+void wk_source_close(wk_source *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every "*.safetensors" in dir, sorted; *n = 0 when none. */
+static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return wk_fail(e, "%s: cannot open directory", dir);
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!has_suffix(de->d_name, ".safetensors"))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **np = realloc(*out, cap * sizeof *np);
+            if (!np)
+                break;
+            *out = np;
+        }
+        (*out)[(*n)++] = wk_path_join(dir, de->d_name);
+    }
+    closedir(d);
+    if (*n)
+        qsort(*out, *n, sizeof **out, cmp_str);
+    return 0;
+}
+
+/* A Hugging Face model directory: the index first, then model.safetensors, then every
+ * *.safetensors file. */
+static int open_model_dir(const char *dir, const wk_open_opts *opts, wk_source **out, wk_err *e)
+{
+    (void)opts;
+    int rc;
+    char *p = wk_path_join(dir, "model.safetensors.index.json");
+    if (wk_file_exists(p)) {
+        rc = wk_st_open_index(p, out, e);
+        free(p);
+        goto done;
+    }
+    free(p);
+    p = wk_path_join(dir, "model.safetensors");
+    if (wk_file_exists(p)) {
+        rc = wk_st_open_file(p, out, e);
+        free(p);
+        goto done;
+    }
+    free(p);
+    char **files;
+    size_t n;
+    if (list_safetensors(dir, &files, &n, e) != 0)
+        return -1;
+    if (n > 0)
+        rc = wk_st_open_files((const char *const *)files, n, out, e);
+    for (size_t i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+    if (n == 0)
+        return wk_fail(e, "%s: no model weights found (looked for model.safetensors.index.json, "
+                          "model.safetensors, *.safetensors)", dir);
+done:
+    if (rc == 0) {
+        (*out)->dir = strdup(dir);
+        free((*out)->path);
+        (*out)->path = strdup(dir);
+    }
+    return rc;
+}
+
+/* Reads the first bytes of a file to tell formats apart. */
+static int sniff(const char *path, unsigned char *buf, size_t len, size_t *got)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    *got = fread(buf, 1, len, f);
+    fclose(f);
+    return 0;
+}
+
+int wk_source_open(const char *path, const wk_open_opts *opts, wk_source **out, wk_err *e)
+{
+    *out = NULL;
+    if (wk_is_dir(path))
+        return open_model_dir(path, opts, out, e);
+    unsigned char magic[8] = {0};
+    size_t got = 0;
+    if (sniff(path, magic, sizeof magic, &got) != 0)
+        return wk_fail(e, "%s: cannot open", path);
+    if (got >= 4 && memcmp(magic, "GGUF", 4) == 0)
+        return wk_gguf_open_source(path, out, e);
+    if (has_suffix(path, ".safetensors"))
+        return wk_st_open_file(path, out, e);
+    if (has_suffix(path, ".gguf"))
+        return wk_gguf_open_source(path, out, e); /* reports the bad magic */
+    if (has_suffix(path, ".json") && strstr(path, "safetensors.index"))
+        return wk_st_open_index(path, out, e);
+    return wk_fail(e, "%s: unrecognised model file (expected a model directory, .safetensors, "
+                      ".gguf or a PyTorch checkpoint)", path);
+}

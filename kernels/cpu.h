@@ -1,0 +1,13 @@
+/* Run-time CPU feature choice. The AVX2/FMA/F16C kernels live in *_avx2.c files compiled
+ * with those flags; everything else is built for baseline x86-64, and callers go through
+ * dispatchers that ask wk_cpu_has_avx2() once. WK_NO_SIMD=1 in the environment forces the
+ * scalar reference (used by tests and benchmarks to compare the two paths). */
+#ifndef WK_KERNELS_CPU_H
+#define WK_KERNELS_CPU_H
+
+#include <stdbool.h>
+
+/* True when the CPU has AVX2, FMA and F16C and WK_NO_SIMD is not set. */
+bool wk_cpu_has_avx2(void);
+
+#endif

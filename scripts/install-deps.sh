@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what weightkit needs to build and test, and nothing else: Debian packages
+# (compiler, libraries, Criterion, Python with PyTorch and SentencePiece for the oracles)
+# and the pinned node-llama-cpp used as an independent GGUF reader. Quiet when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential pkg-config zlib1g-dev libarchive-dev libcjson-dev libxxhash-dev
+      libcriterion-dev python3 python3-pytest python3-numpy python3-torch
+      python3-sentencepiece nodejs npm)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# nodejs/npm may come from elsewhere than Debian (e.g. a preinstalled Node): accept those.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs/}"); missing=("${missing[@]/npm/}")
+fi
+read -r -a missing <<<"${missing[*]:-}"
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "install-deps: missing Debian packages; run:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# node-llama-cpp, slim: the linux-x64 prebuilt addon only, no install scripts, no downloads
+# besides the npm registry (see ../shared/docs/oracles.md).
+if [ ! -f tests/node/node_modules/node-llama-cpp/package.json ] ||
+   [ ! -d tests/node/node_modules/@node-llama-cpp/linux-x64 ]; then
+  echo "install-deps: installing node-llama-cpp 3.21.1 for the llama.cpp cross-checks"
+  (cd tests/node && npm ci --omit=optional --ignore-scripts --no-audit --no-fund >/dev/null)
+fi
