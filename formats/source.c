@@ -8,6 +8,7 @@
 
 #include "common/fileio.h"
 #include "formats/gguf.h"
+#include "formats/pytorch.h"
 #include "formats/safetensors.h"
 
 wk_source *wk_source_new(const char *format, const char *path)
@@ -140,10 +141,10 @@ static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)
 }
 
 /* A Hugging Face model directory: the index first, then model.safetensors, then every
- * *.safetensors file. */
+ * *.safetensors file; without safetensors, pytorch_model.bin.index.json, then
+ * pytorch_model.bin. */
 static int open_model_dir(const char *dir, const wk_open_opts *opts, wk_source **out, wk_err *e)
 {
-    (void)opts;
     int rc;
     char *p = wk_path_join(dir, "model.safetensors.index.json");
     if (wk_file_exists(p)) {
@@ -168,11 +169,28 @@ static int open_model_dir(const char *dir, const wk_open_opts *opts, wk_source *
     for (size_t i = 0; i < n; i++)
         free(files[i]);
     free(files);
-    if (n == 0)
-        return wk_fail(e, "%s: no model weights found (looked for model.safetensors.index.json, "
-                          "model.safetensors, *.safetensors)", dir);
+    if (n > 0)
+        goto done;
+    p = wk_path_join(dir, "pytorch_model.bin.index.json");
+    if (wk_file_exists(p)) {
+        rc = wk_pt_open_index(p, opts, out, e);
+        free(p);
+        goto done;
+    }
+    free(p);
+    p = wk_path_join(dir, "pytorch_model.bin");
+    if (wk_file_exists(p)) {
+        rc = wk_pt_open_file(p, opts, out, e);
+        free(p);
+        goto done;
+    }
+    free(p);
+    return wk_fail(e, "%s: no model weights found (looked for model.safetensors.index.json, "
+                      "model.safetensors, *.safetensors, pytorch_model.bin.index.json, "
+                      "pytorch_model.bin)", dir);
 done:
     if (rc == 0) {
+        free((*out)->dir);
         (*out)->dir = strdup(dir);
         free((*out)->path);
         (*out)->path = strdup(dir);
@@ -208,6 +226,11 @@ int wk_source_open(const char *path, const wk_open_opts *opts, wk_source **out, 
         return wk_gguf_open_source(path, out, e); /* reports the bad magic */
     if (has_suffix(path, ".json") && strstr(path, "safetensors.index"))
         return wk_st_open_index(path, out, e);
+    if (has_suffix(path, ".json") && strstr(path, ".bin.index"))
+        return wk_pt_open_index(path, opts, out, e);
+    if (wk_pt_sniff(magic, got) || has_suffix(path, ".bin") || has_suffix(path, ".pt") ||
+        has_suffix(path, ".pth"))
+        return wk_pt_open_file(path, opts, out, e);
     return wk_fail(e, "%s: unrecognised model file (expected a model directory, .safetensors, "
                       ".gguf or a PyTorch checkpoint)", path);
 }
