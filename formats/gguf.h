@@ -8,7 +8,7 @@
  *
  * Writer: collects metadata and tensor infos, writes the header on the first tensor
  * write, then tensor data one tensor at a time, padded to the alignment, into a temp file
- * that is renamed into place by wk_gguf_writer_finish. Our extras (docs/gguf-metadata.md):
+ * that is renamed into place by wk_gguf_writer_finish. Our extras (docs/gguf.md):
  * weightkit.tensor_xxh64 (u64 array, one xxh64 of each tensor's stored bytes, in tensor
  * order; reserved in the header and patched at finish) and provenance keys. */
 #ifndef WK_FORMATS_GGUF_H
@@ -108,9 +108,17 @@ int wk_gguf_get_f64(const wk_gguf *g, const char *key, double *out);
 double wk_gguf_arr_f64(const wk_gguf_value *arr, uint64_t j);
 uint64_t wk_gguf_arr_u64(const wk_gguf_value *arr, uint64_t j);
 const char *wk_gguf_type_name(uint32_t vtype);
+/* s as printable text for messages, in buf (len >= 8): control bytes and bytes that are not
+ * valid UTF-8 become \xNN, and "..." ends a cut. Returns buf. */
+const char *wk_gguf_str_show(wk_gguf_str s, char *buf, size_t len);
 
 /* A GGUF as a tensor source (format "gguf"); the wk_gguf stays reachable as s->gguf. */
 int wk_gguf_open_source(const char *path, wk_source **out, wk_err *e);
+
+/* Checks weightkit.tensor_xxh64 (xxh64, seed 0, of each tensor's stored bytes) against the
+ * data: 0 when every tensor matches, 1 when the file has no checksums, -1 naming the first
+ * tensor that differs (or a malformed checksum array). */
+int wk_gguf_verify_checksums(const wk_gguf *g, wk_err *e);
 
 /* ---- writer ---- */
 typedef struct wk_gguf_writer wk_gguf_writer;
