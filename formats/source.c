@@ -145,7 +145,7 @@ static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)
  * pytorch_model.bin. */
 static int open_model_dir(const char *dir, const wk_open_opts *opts, wk_source **out, wk_err *e)
 {
-    int rc;
+    int rc = -1;
     char *p = wk_path_join(dir, "model.safetensors.index.json");
     if (wk_file_exists(p)) {
         rc = wk_st_open_index(p, out, e);
