@@ -5,9 +5,10 @@
  * GGUF writer (a temp file), write general.* / <arch>.* / tokenizer.* / provenance keys,
  * declare the tensors in the architecture's order, and stream each one: rows converted in
  * chunks of about WK_CONV_CHUNK bytes (parallel over rows), each chunk appended with
- * wk_gguf_write_tensor_part. Pages of the mapped input that a chunk consumed are handed
- * back to the kernel (MADV_PAGEOUT, a hint that never loses data), so resident memory stays
- * near one chunk whatever the model size. Any failure aborts the writer: no output file. */
+ * wk_gguf_write_tensor_part. Pages of a file-mapped input (wk_view.mapped) that a chunk
+ * consumed are dropped from this process (MADV_DONTNEED: they stay in the page cache and
+ * are read back from the file if touched again), so resident memory stays near one chunk
+ * whatever the model size. Any failure aborts the writer: no output file. */
 #define _GNU_SOURCE
 #include "formats/convert.h"
 
@@ -161,18 +162,13 @@ void wk_convert_rows(const void *src, wk_dtype src_type, void *dst, wk_dtype dst
     }
 }
 
-/* Hands pages of [p, p + n) that lie wholly inside the range back to the kernel. */
+/* Drops the pages of a read-only file mapping that lie wholly inside [p, p + n). */
 static void release_pages(const void *p, uint64_t n)
 {
-#ifdef MADV_PAGEOUT
     uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t a = ((uintptr_t)p + ps - 1) & ~(ps - 1), b = ((uintptr_t)p + n) & ~(ps - 1);
     if (b > a)
-        madvise((void *)a, b - a, MADV_PAGEOUT);
-#else
-    (void)p;
-    (void)n;
-#endif
+        madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 /* Streams one checkpoint tensor through the row conversion into the writer. */
@@ -204,7 +200,7 @@ static int stream_tensor(wk_gguf_writer *w, const wk_conv_tensor *t, const wk_vi
         uint64_t r1 = rows - r0 < step ? rows : r0 + step;
         wk_convert_rows(v->data, st, buf, dt, r0, r1, rows, cols, heads);
         rc = wk_gguf_write_tensor_part(w, buf, (r1 - r0) * out_row, e);
-        if (!v->owned)
+        if (v->mapped)
             release_pages((const uint8_t *)v->data + r0 * in_row, (r1 - r0) * in_row);
         if (pg)
             wk_progress_step(pg, item, t->gguf_name, (r1 - r0) * out_row);
@@ -368,8 +364,9 @@ int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *
     wk_source *s = NULL;
     long *src_of = NULL;
     wk_dtype *dtypes = NULL;
+    wk_open_opts open_opts = {.state_dict_key = o->state_dict_key};
     rc = -1;
-    if (!a || a->plan(cfg, &hp, &plan, e) || wk_source_open(dir, NULL, &s, e))
+    if (!a || a->plan(cfg, &hp, &plan, e) || wk_source_open(dir, &open_opts, &s, e))
         goto done;
     src_of = malloc(plan.n * sizeof *src_of);
     dtypes = malloc(plan.n * sizeof *dtypes);

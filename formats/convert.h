@@ -64,6 +64,7 @@ int wk_outtype_parse(const char *s, wk_outtype *out);
 typedef struct wk_convert_opts {
     wk_outtype outtype;
     wk_progress *progress;         /* NULL: quiet */
+    const char *state_dict_key;    /* PyTorch: wrapping-dict entry holding the state dict */
     wk_tokenizer_info *tokenizer;  /* when not NULL, receives the tokenizer's summary and
                                       warnings (for the tool to print) */
 } wk_convert_opts;

@@ -19,6 +19,7 @@ static int gguf_read(wk_source *s, size_t i, wk_view *v, wk_err *e)
     v->data = g->data + g->data_offset + t->offset;
     v->size = t->n_bytes;
     v->owned = NULL;
+    v->mapped = true;
     return 0;
 }
 

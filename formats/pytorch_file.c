@@ -174,6 +174,7 @@ int wk_pt_file_read(wk_pt_file *f, size_t i, wk_view *v, wk_err *e)
     if (contiguous(t)) {
         v->data = base + t->offset * es;
         v->owned = owned;
+        v->mapped = !owned && (f->zip || s->where != WK_PT_BUFFER);
         return 0;
     }
     uint8_t *out = malloc(v->size);

@@ -8,6 +8,7 @@
 #ifndef WK_FORMATS_SOURCE_H
 #define WK_FORMATS_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,11 +29,15 @@ typedef struct wk_tensor {
 
 /* One tensor's bytes. `data` stays valid until wk_view_release (or wk_source_close for
  * mapped data). `owned` is non-NULL when the reader had to allocate (decompression,
- * gathering strided data) and is freed by wk_view_release. */
+ * gathering strided data) and is freed by wk_view_release. `mapped` is true when data
+ * points straight into a read-only file mapping: a consumer that streams through a large
+ * tensor may then drop the pages it has used (madvise MADV_DONTNEED) to keep its resident
+ * memory flat; the kernel reads them again from the page cache if they are touched. */
 typedef struct wk_view {
     const void *data;
     uint64_t size;
     void *owned;
+    bool mapped;
 } wk_view;
 
 typedef struct wk_source wk_source;

@@ -10,13 +10,15 @@
 
 static const wk_tool tool = {
     "wk-convert",
-    "Usage: wk-convert MODEL_DIR -o OUT.gguf [--outtype f32|f16|bf16|auto] [--quiet]\n"
+    "Usage: wk-convert MODEL_DIR -o OUT.gguf [--outtype f32|f16|bf16|auto] [--key KEY] [--quiet]\n"
     "Converts a Hugging Face checkpoint directory (config.json, *.safetensors or\n"
     "pytorch_model*.bin, tokenizer files) to a GGUF file that llama.cpp loads.\n"
     "\n"
     "  -o, --output FILE   the GGUF to write (replaced only when conversion succeeds)\n"
     "      --outtype T     f16 (default), f32, bf16, or auto (keep each tensor's F32/F16/BF16\n"
     "                      type); 1-D tensors (norms, biases) are always F32\n"
+    "      --key KEY       PyTorch checkpoints: the entry of a wrapping dict that holds the\n"
+    "                      state dict (default: found automatically)\n"
     "  -q, --quiet         no progress line\n"
     "  -h, --help          this text\n"
     "  -V, --version       the version\n"
@@ -30,6 +32,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'}, {"outtype", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"key", required_argument, NULL, 'k'},
         {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
     const char *out = NULL;
@@ -48,6 +51,9 @@ int main(int argc, char **argv)
             break;
         case 'q':
             quiet = true;
+            break;
+        case 'k':
+            o.state_dict_key = optarg;
             break;
         case 'h':
             return wk_cli_help(&tool);

@@ -16,8 +16,9 @@ static const wk_tool tool = {
         "Usage: wk-inspect [OPTIONS] MODEL\n"
         "Show what a model holds: format, architecture, parameter counts and bytes per\n"
         "category, and a table of every tensor. MODEL is a .safetensors file, a Hugging Face\n"
-        "model directory (sharded or not) or a .gguf file. Without --stats or --hist only\n"
-        "the headers are read.\n"
+        "model directory (sharded or not, safetensors or PyTorch), a .gguf file, or a\n"
+        "PyTorch checkpoint (.bin/.pt/.pth, read without executing code). Without --stats\n"
+        "or --hist only the headers are read.\n"
         "\n"
         "Options:\n"
         "  --stats          per-tensor min, max, mean, std, L1/L2 norms, zero fraction,\n"
@@ -28,13 +29,15 @@ static const wk_tool tool = {
         "                   shell glob; the totals still describe the whole model\n"
         "  --json           print the report as one JSON document (docs/wk-inspect.md)\n"
         "  --threads N      threads for --stats and --hist (default: all cores)\n"
+        "  --key KEY        PyTorch: the entry of a wrapping dict that holds the state dict\n"
+        "                   (default: found automatically: state_dict, model, module, ...)\n"
         "  -h, --help       show this help and exit\n"
         "  -V, --version    show the version and exit\n"
         "\n"
         "Exit status: 0 success, 1 bad input, 2 usage error.\n",
 };
 
-enum { OPT_STATS = 256, OPT_HIST, OPT_BINS, OPT_FILTER, OPT_JSON, OPT_THREADS };
+enum { OPT_STATS = 256, OPT_HIST, OPT_BINS, OPT_FILTER, OPT_JSON, OPT_THREADS, OPT_KEY };
 
 /* A decimal integer in [lo, hi], or -1. */
 static long parse_count(const char *s, long lo, long hi)
@@ -53,11 +56,13 @@ int main(int argc, char **argv)
         {"filter", required_argument, NULL, OPT_FILTER},
         {"json", no_argument, NULL, OPT_JSON},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"key", required_argument, NULL, OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     wk_inspect_opts o = {0};
+    wk_open_opts open_opts = {0};
     int json = 0, opt;
     long threads = 0, bins = 0;
     opterr = 0;
@@ -67,6 +72,7 @@ int main(int argc, char **argv)
         case OPT_HIST: o.hist = optarg; break;
         case OPT_FILTER: o.filter = optarg; break;
         case OPT_JSON: json = 1; break;
+        case OPT_KEY: open_opts.state_dict_key = optarg; break;
         case OPT_BINS:
             if ((bins = parse_count(optarg, 1, WK_INSPECT_MAX_BINS)) < 0)
                 return wk_cli_usage_error(&tool, "--bins wants a number from 1 to %d, not '%s'",
@@ -98,7 +104,7 @@ int main(int argc, char **argv)
 
     wk_err e;
     wk_source *src;
-    if (wk_source_open(argv[optind], NULL, &src, &e) != 0)
+    if (wk_source_open(argv[optind], &open_opts, &src, &e) != 0)
         return wk_cli_error(&tool, &e);
     wk_inspect_report *r;
     if (wk_inspect_build(src, &o, &r, &e) != 0) {

@@ -22,7 +22,7 @@ import torch
 import make_bad_pickles as mbp
 import make_torch_fixtures as mtf
 import st_write
-from conftest import BIN, GEN, run, shared_path
+from conftest import BIN, GEN, run, shared_path, tool
 
 PT_DUMP = GEN / "pt-dump"
 ST_CHECK = GEN / "st-check"
@@ -128,6 +128,18 @@ def test_key_chooses_the_state_dict(cases):
     assert [g[0] for g in w] == list(sd)
     p = run([PT_DUMP, "--key", "nope", path], check=1)
     assert "no key 'nope'" in p.stderr, p.stderr
+
+
+def test_tools_take_key(cases):
+    """wk-inspect --key picks the same state dict the library does."""
+    path = cases["keyed.bin"].path
+    p = run([tool("wk-inspect"), path], check=1)
+    assert "--key" in p.stderr, p.stderr
+    p = run([tool("wk-inspect"), "--json", "--key", "weights", path], check=0)
+    import json
+    names = [t["name"] for t in json.loads(p.stdout)["tensors"]]
+    assert names == list(torch.load(path)["weights"])
+    run([tool("wk-inspect"), "--key", "nope", path], check=1)
 
 
 def test_model_dir_with_only_pytorch_bin(stories260k, tmp_path):
