@@ -17,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "common/fileio.h"
 #include "formats/arch_llama.h"
@@ -162,15 +160,6 @@ void wk_convert_rows(const void *src, wk_dtype src_type, void *dst, wk_dtype dst
     }
 }
 
-/* Drops the pages of a read-only file mapping that lie wholly inside [p, p + n). */
-static void release_pages(const void *p, uint64_t n)
-{
-    uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = ((uintptr_t)p + ps - 1) & ~(ps - 1), b = ((uintptr_t)p + n) & ~(ps - 1);
-    if (b > a)
-        madvise((void *)a, b - a, MADV_DONTNEED);
-}
-
 /* Streams one checkpoint tensor through the row conversion into the writer. */
 static int stream_tensor(wk_gguf_writer *w, const wk_conv_tensor *t, const wk_view *v,
                          wk_dtype st, wk_dtype dt, wk_progress *pg, size_t item, wk_err *e)
@@ -200,8 +189,7 @@ static int stream_tensor(wk_gguf_writer *w, const wk_conv_tensor *t, const wk_vi
         uint64_t r1 = rows - r0 < step ? rows : r0 + step;
         wk_convert_rows(v->data, st, buf, dt, r0, r1, rows, cols, heads);
         rc = wk_gguf_write_tensor_part(w, buf, (r1 - r0) * out_row, e);
-        if (v->mapped)
-            release_pages((const uint8_t *)v->data + r0 * in_row, (r1 - r0) * in_row);
+        wk_view_drop_range(v, r0 * in_row, (r1 - r0) * in_row);
         if (pg)
             wk_progress_step(pg, item, t->gguf_name, (r1 - r0) * out_row);
     }

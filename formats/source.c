@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 #include "formats/gguf.h"
@@ -89,8 +91,22 @@ int wk_source_read(wk_source *s, size_t i, wk_view *v, wk_err *e)
     return s->ops->read(s, i, v, e);
 }
 
+void wk_view_drop_range(const wk_view *v, uint64_t off, uint64_t len)
+{
+    if (!v->mapped || off >= v->size)
+        return;
+    if (len > v->size - off)
+        len = v->size - off;
+    uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t p = (uintptr_t)v->data + off;
+    uintptr_t a = (p + ps - 1) & ~(ps - 1), b = (p + len) & ~(ps - 1);
+    if (b > a) /* a read-only file mapping: the pages stay in the page cache */
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 void wk_view_release(wk_view *v)
 {
+    wk_view_drop_range(v, 0, v->size);
     free(v->owned);
     memset(v, 0, sizeof *v);
 }

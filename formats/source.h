@@ -79,7 +79,11 @@ typedef struct wk_open_opts {
 
 int wk_source_open(const char *path, const wk_open_opts *opts, wk_source **out, wk_err *e);
 int wk_source_read(wk_source *s, size_t i, wk_view *v, wk_err *e);
+/* Frees what the view owns; for a mapped view, drops its pages from this process. */
 void wk_view_release(wk_view *v);
+/* For a mapped view: drops the pages wholly inside [off, off + len) of it, so a consumer
+ * streaming through a large tensor keeps its resident memory flat. No-op otherwise. */
+void wk_view_drop_range(const wk_view *v, uint64_t off, uint64_t len);
 void wk_source_close(wk_source *s);
 
 /* Index of the tensor called name, or -1. Linear scan unless the source built an index. */

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential pkg-config zlib1g-dev libarchive-dev libcjson-dev libxxhash-dev
       libcriterion-dev python3 python3-pytest python3-numpy python3-torch
-      python3-sentencepiece nodejs npm)
+      python3-sentencepiece time hyperfine nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,48 @@
+# Helpers shared by the bench/*.sh scripts (sourced, not run). Figures only, never asserts.
+#   bench_median_s RUNS WARMUP CMD...  median wall time in seconds (hyperfine when installed,
+#                                      else a timed loop); stdout/stderr of CMD are discarded
+#   bench_rss_kb CMD...                peak resident set size in KiB (/usr/bin/time -v)
+#   bench_row NAME FIGURE TARGET NOTE  one line of the results table
+#   bench_machine                      one line describing the machine and its current load
+
+bench_median_s() {
+  local runs=$1 warmup=$2; shift 2
+  local tmp; tmp=$(mktemp)
+  if command -v hyperfine >/dev/null; then
+    hyperfine -N --style none --warmup "$warmup" --runs "$runs" --export-json "$tmp" \
+      -- "$(printf '%q ' "$@")" >/dev/null 2>&1 \
+      || { rm -f "$tmp"; echo "bench: failed: $*" >&2; return 1; }
+    grep -o '"median": *[0-9.e+-]*' "$tmp" | head -1 | sed 's/.*: *//'
+  else
+    local i t0
+    for ((i = 0; i < warmup; i++)); do "$@" >/dev/null 2>&1 || return 1; done
+    for ((i = 0; i < runs; i++)); do
+      t0=$EPOCHREALTIME
+      "$@" >/dev/null 2>&1 || { rm -f "$tmp"; echo "bench: failed: $*" >&2; return 1; }
+      awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f\n", b - a }' >>"$tmp"
+    done
+    sort -g "$tmp" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  fi
+  rm -f "$tmp"
+}
+
+bench_rss_kb() {
+  if [ ! -x /usr/bin/time ]; then echo "n/a"; return 0; fi
+  local tmp; tmp=$(mktemp)
+  /usr/bin/time -v -o "$tmp" "$@" >/dev/null 2>&1 \
+    || { rm -f "$tmp"; echo "bench: failed: $*" >&2; return 1; }
+  awk -F': *' '/Maximum resident set size/ { print $2 }' "$tmp"
+  rm -f "$tmp"
+}
+
+bench_row() {
+  printf '  %-50s %12s   %-10s %s\n' "$1" "$2" "$3" "$4"
+}
+
+bench_machine() {
+  local cpu
+  cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+  printf '%s, %s cores, %s GiB RAM, %s (load average %s)\n' "${cpu:-unknown CPU}" "$(nproc)" \
+    "$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" "$(uname -sr)" \
+    "$(cut -d' ' -f1 /proc/loadavg)"
+}

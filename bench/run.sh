@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `make bench`: weightkit's performance figures on a TinyLlama-1.1B-shaped random model.
+# Usage: bench/run.sh BIN BUILD   (the Makefile's tool and build directories)
+#
+# Generates, once, with gen-llama (cached in bench-out/, ~3.4 GB of disk):
+#   bench-out/tinyllama-1.1b            22 layers, 1.1B parameters, bf16, 2.2 GB
+#   bench-out/tinyllama-1.1b-11layers   the same with 11 layers (1.2 GB), to show that peak
+#                                       memory does not grow with the model
+# then runs bench/inspect.sh (wk-inspect timings, throughput, peak RSS) and, when present,
+# bench/convert.sh (wk-convert against cp). Figures are reported beside their targets;
+# nothing here asserts. docs/benchmarks.md explains each figure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${1:-bin}
+BUILD=${2:-build}
+OUT=bench-out
+FULL=$OUT/tinyllama-1.1b
+HALF=$OUT/tinyllama-1.1b-11layers
+. bench/lib.sh
+
+for t in "$BUILD/gen/gen-llama" "$BIN/wk-inspect"; do
+  [ -x "$t" ] || { echo "bench: $t is not built (run: make all)" >&2; exit 1; }
+done
+command -v hyperfine >/dev/null ||
+  echo "bench: hyperfine not installed (apt-get install hyperfine): timing with a loop instead" >&2
+[ -x /usr/bin/time ] ||
+  echo "bench: /usr/bin/time not installed (apt-get install time): no peak-RSS figures" >&2
+
+# gen_cached DIR ARGS...: runs gen-llama ARGS -o DIR unless DIR already holds a model made
+# with the same ARGS. Prints the generation time in seconds, then "now" or "recorded".
+gen_cached() {
+  local dir=$1; shift
+  local stamp=$dir.gen
+  if [ -f "$dir/model.safetensors" ] && [ "$(head -1 "$stamp" 2>/dev/null)" = "$*" ]; then
+    echo "$(sed -n 2p "$stamp") when first generated"
+    return
+  fi
+  local avail need=$((2600 * 1024))
+  avail=$(df -Pk "$OUT" | awk 'NR == 2 { print $4 }')
+  [ "$avail" -gt "$need" ] || { echo "bench: need ~2.6 GB free in $OUT/ for $dir" >&2; exit 1; }
+  rm -f "$stamp"
+  local t0=$EPOCHREALTIME
+  OMP_NUM_THREADS=${BENCH_THREADS:-2} "$BUILD/gen/gen-llama" "$@" -o "$dir" >/dev/null
+  local secs; secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+  printf '%s\n%s\n' "$*" "$secs" >"$stamp"
+  echo "$secs just now"
+}
+
+mkdir -p "$OUT"
+echo "weightkit benchmarks on $(bench_machine)"
+echo "  model: TinyLlama-1.1B shape (22 layers, hidden 2048, ffn 5632, vocab 32000), random bf16"
+echo
+echo "Generating the models (cached in $OUT/)..."
+read -r gen_full when_full < <(gen_cached "$FULL" --preset tinyllama-1.1b --dtype bf16 --seed 1)
+read -r gen_half when_half < <(gen_cached "$HALF" --preset tinyllama-1.1b --layers 11 --dtype bf16 --seed 1)
+size_full=$(stat -c %s "$FULL/model.safetensors")
+size_half=$(stat -c %s "$HALF/model.safetensors")
+gb() { awk -v b="$1" 'BEGIN { printf "%.2f GB", b / 1e9 }'; }
+echo "  $FULL: $(gb "$size_full"), generated in $gen_full s ($when_full)"
+echo "  $HALF: $(gb "$size_half"), generated in $gen_half s ($when_half)"
+echo
+
+bench_row "Measurement" "Figure" "Target" "Ratio / note"
+printf '  %s\n' "$(printf '%.0s-' {1..110})"
+bench_row "gen-llama, 1.1B bf16 (2.2 GB), ${BENCH_THREADS:-2} threads" "$gen_full s" "< 60 s" \
+  "$(awk -v s="$gen_full" -v b="$size_full" 'BEGIN { printf "%.2f GB/s written", b / 1e9 / s }') ($when_full)"
+BENCH_THREADS=${BENCH_THREADS:-2} bench/inspect.sh "$BIN" "$FULL" "$HALF"
+
+echo
+if [ -x bench/convert.sh ] && [ -x "$BIN/wk-convert" ]; then
+  bench/convert.sh "$BIN" "$BUILD" "$FULL"
+else
+  echo "(bench/convert.sh or $BIN/wk-convert missing: no wk-convert figures)"
+fi
