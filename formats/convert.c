@@ -292,6 +292,7 @@ static int write_gguf(const char *dir, const char *out_path, const wk_convert_op
         return -1;
     wk_tokenizer_info info;
     int rc = wk_gguf_set_str(w, "general.architecture", a->name, e) ||
+             wk_gguf_set_str(w, "general.type", "model", e) ||
              wk_gguf_set_str(w, "general.name", name, e) || a->write_kv(hp, w, e) ||
              wk_gguf_set_u32(w, "general.file_type", (uint32_t)(ftype < 0 ? 0 : ftype), e) ||
              wk_tokenizer_import(dir, cfg, w, &info, e) ||

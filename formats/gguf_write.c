@@ -255,7 +255,17 @@ int wk_gguf_set_provenance(wk_gguf_writer *w, const char *tool, const char *cons
     if (wk_gguf_set_str(w, "weightkit.version", WK_VERSION, e) != 0 ||
         wk_gguf_set_str(w, "weightkit.tool", tool, e) != 0)
         return -1;
-    return wk_gguf_set_arr_str(w, "weightkit.sources", sources, n_sources, e);
+    /* file names only: a published GGUF should not carry the converting machine's paths */
+    const char **names = malloc((n_sources ? n_sources : 1) * sizeof *names);
+    if (!names)
+        return wk_fail(e, "out of memory");
+    for (size_t i = 0; i < n_sources; i++) {
+        const char *slash = strrchr(sources[i], '/');
+        names[i] = slash ? slash + 1 : sources[i];
+    }
+    int rc = wk_gguf_set_arr_str(w, "weightkit.sources", names, n_sources, e);
+    free(names);
+    return rc;
 }
 
 /* ---- tensors ---- */
