@@ -16,6 +16,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "common/bytebuf.h"
 #include "common/fileio.h"
 #include "common/version.h"
 
@@ -57,41 +58,14 @@ struct wk_gguf_writer {
 
 /* ---- value encoding ---- */
 
-typedef struct buf {
-    uint8_t *p;
-    size_t len, cap;
-    bool oom;
-} buf;
+static void put_u32(wk_buf *b, uint32_t v) { wk_buf_put(b, &v, 4); }
+static void put_u64(wk_buf *b, uint64_t v) { wk_buf_put(b, &v, 8); }
 
-static void put(buf *b, const void *d, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, d, n);
-    b->len += n;
-}
-
-static void put_u32(buf *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(buf *b, uint64_t v) { put(b, &v, 8); }
-
-static void put_str(buf *b, const char *s)
+static void put_str(wk_buf *b, const char *s)
 {
     size_t n = strlen(s);
     put_u64(b, n);
-    put(b, s, n);
+    wk_buf_put(b, s, n);
 }
 
 static unsigned prim_size(uint32_t t)
@@ -106,7 +80,7 @@ static const char *out_path(const wk_gguf_writer *w)
 }
 
 /* Stores the encoded value b under key (takes b's memory). */
-static int kv_put(wk_gguf_writer *w, const char *key, uint32_t type, buf *b, wk_err *e)
+static int kv_put(wk_gguf_writer *w, const char *key, uint32_t type, wk_buf *b, wk_err *e)
 {
     int rc = -1;
     if (b->oom)
@@ -155,9 +129,9 @@ static int kv_put(wk_gguf_writer *w, const char *key, uint32_t type, buf *b, wk_
 static int set_scalar(wk_gguf_writer *w, const char *key, uint32_t type, const void *v,
                       wk_err *e)
 {
-    buf b = {0};
+    wk_buf b = {0};
     put_u32(&b, type);
-    put(&b, v, prim_size(type));
+    wk_buf_put(&b, v, prim_size(type));
     return kv_put(w, key, type, &b, e);
 }
 
@@ -199,7 +173,7 @@ int wk_gguf_set_str(wk_gguf_writer *w, const char *key, const char *v, wk_err *e
 {
     if (strlen(v) > MAX_STRING)
         return wk_fail(e, "%s: key '%s': string over 1 GiB", out_path(w), key);
-    buf b = {0};
+    wk_buf b = {0};
     put_u32(&b, WK_GGUF_STRING);
     put_str(&b, v);
     return kv_put(w, key, WK_GGUF_STRING, &b, e);
@@ -211,13 +185,13 @@ int wk_gguf_set_arr_str(wk_gguf_writer *w, const char *key, const char *const *v
     if (n > MAX_ARRAY)
         return wk_fail(e, "%s: key '%s': %" PRIu64 " elements exceed the 2^30 limit",
                        out_path(w), key, n);
-    buf b = {0};
+    wk_buf b = {0};
     put_u32(&b, WK_GGUF_ARRAY);
     put_u32(&b, WK_GGUF_STRING);
     put_u64(&b, n);
     for (uint64_t i = 0; i < n; i++) {
         if (strlen(v[i]) > MAX_STRING) {
-            free(b.p);
+            wk_buf_free(&b);
             return wk_fail(e, "%s: key '%s': element %" PRIu64 " is over 1 GiB", out_path(w),
                            key, i);
         }
@@ -236,11 +210,11 @@ int wk_gguf_set_arr(wk_gguf_writer *w, const char *key, uint32_t elem_type, cons
     if (n > MAX_ARRAY)
         return wk_fail(e, "%s: key '%s': %" PRIu64 " elements exceed the 2^30 limit",
                        out_path(w), key, n);
-    buf b = {0};
+    wk_buf b = {0};
     put_u32(&b, WK_GGUF_ARRAY);
     put_u32(&b, elem_type);
     put_u64(&b, n);
-    put(&b, data, (size_t)(n * esz));
+    wk_buf_put(&b, data, (size_t)(n * esz));
     return kv_put(w, key, WK_GGUF_ARRAY, &b, e);
 }
 

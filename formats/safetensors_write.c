@@ -12,11 +12,11 @@
  * of bytes has been written. */
 #include "formats/safetensors.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytebuf.h"
 #include "common/fileio.h"
 #include "formats/safetensors_internal.h"
 
@@ -40,60 +40,21 @@ struct wk_st_writer {
     int failed; /* a write went wrong: only abort is left */
 };
 
-/* A growing text buffer; `oom` sticks once an allocation fails. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    sb_put(b, tmp, (size_t)n);
-}
-
 /* A JSON string literal; s is already known to be UTF-8. */
-static void sb_json_string(sbuf *b, const char *s)
+static void sb_json_string(wk_buf *b, const char *s)
 {
-    sb_put(b, "\"", 1);
+    wk_buf_put(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
-            sb_put(b, esc, 2);
+            wk_buf_put(b, esc, 2);
         } else if (*p < 0x20) {
-            sb_printf(b, "\\u%04x", *p);
+            wk_buf_printf(b, "\\u%04x", *p);
         } else {
-            sb_put(b, (const char *)p, 1);
+            wk_buf_put(b, (const char *)p, 1);
         }
     }
-    sb_put(b, "\"", 1);
+    wk_buf_put(b, "\"", 1);
 }
 
 static int check_text(const wk_st_writer *w, const char *what, const char *s, wk_err *e)
@@ -223,50 +184,50 @@ static int check_unique(const wk_st_writer *w, wk_err *e)
     return rc;
 }
 
-static void build_header(const wk_st_writer *w, sbuf *b)
+static void build_header(const wk_st_writer *w, wk_buf *b)
 {
-    sb_put(b, "{", 1);
+    wk_buf_put(b, "{", 1);
     if (w->n_meta) {
-        sb_put(b, "\"__metadata__\":{", 16);
+        wk_buf_put(b, "\"__metadata__\":{", 16);
         for (size_t i = 0; i < w->n_meta; i++) {
             if (i)
-                sb_put(b, ",", 1);
+                wk_buf_put(b, ",", 1);
             sb_json_string(b, w->meta[i].key);
-            sb_put(b, ":", 1);
+            wk_buf_put(b, ":", 1);
             sb_json_string(b, w->meta[i].value);
         }
-        sb_put(b, "}", 1);
+        wk_buf_put(b, "}", 1);
     }
     uint64_t off = 0;
     for (size_t i = 0; i < w->n_tensors; i++) {
         const st_decl *d = &w->tensors[i];
         if (i || w->n_meta)
-            sb_put(b, ",", 1);
+            wk_buf_put(b, ",", 1);
         sb_json_string(b, d->name);
-        sb_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", wk_type(d->dtype)->name);
+        wk_buf_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", wk_type(d->dtype)->name);
         for (uint32_t k = 0; k < d->n_dims; k++)
-            sb_printf(b, "%s%llu", k ? "," : "", (unsigned long long)d->shape[k]);
-        sb_printf(b, "],\"data_offsets\":[%llu,", (unsigned long long)off);
+            wk_buf_printf(b, "%s%llu", k ? "," : "", (unsigned long long)d->shape[k]);
+        wk_buf_printf(b, "],\"data_offsets\":[%llu,", (unsigned long long)off);
         off += d->n_bytes;
-        sb_printf(b, "%llu]}", (unsigned long long)off);
+        wk_buf_printf(b, "%llu]}", (unsigned long long)off);
     }
-    sb_put(b, "}", 1);
+    wk_buf_put(b, "}", 1);
     while (b->len % 8)
-        sb_put(b, " ", 1);
+        wk_buf_put(b, " ", 1);
 }
 
 static int write_header(wk_st_writer *w, wk_err *e)
 {
     if (check_unique(w, e) != 0)
         return -1;
-    sbuf b = {0};
+    wk_buf b = {0};
     build_header(w, &b);
     if (b.oom) {
-        free(b.p);
+        wk_buf_free(&b);
         return wk_fail(e, "%s: out of memory for the header", w->out.final_path);
     }
     if (b.len > WK_ST_MAX_HEADER) {
-        free(b.p);
+        wk_buf_free(&b);
         return wk_fail(e, "%s: header would be %zu bytes, over the %llu-byte limit",
                        w->out.final_path, b.len, WK_ST_MAX_HEADER);
     }
@@ -276,7 +237,7 @@ static int write_header(wk_st_writer *w, wk_err *e)
     int rc = wk_out_write(&w->out, len, sizeof len, e);
     if (rc == 0)
         rc = wk_out_write(&w->out, b.p, b.len, e);
-    free(b.p);
+    wk_buf_free(&b);
     w->header_done = 1;
     return rc;
 }

@@ -21,6 +21,7 @@
 
 #include <xxhash.h>
 
+#include "common/bytebuf.h"
 #include "common/err.h"
 #include "common/fileio.h"
 
@@ -29,33 +30,7 @@ enum { SPM_NORMAL = 1, SPM_UNKNOWN = 2, SPM_CONTROL = 3, SPM_BYTE = 6 };
 #define SPM_SPACE "\xe2\x96\x81" /* U+2581, SentencePiece's whitespace symbol */
 #define SPM_MAX_PIECE 64
 
-typedef struct spm_buf {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} spm_buf;
-
-static void spm_put(spm_buf *b, const void *src, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
-
-static void spm_varint(spm_buf *b, uint64_t v)
+static void spm_varint(wk_buf *b, uint64_t v)
 {
     uint8_t tmp[10];
     size_t n = 0;
@@ -63,37 +38,37 @@ static void spm_varint(spm_buf *b, uint64_t v)
         tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
         v >>= 7;
     } while (v);
-    spm_put(b, tmp, n);
+    wk_buf_put(b, tmp, n);
 }
 
-static void spm_key(spm_buf *b, uint32_t field, uint32_t wire)
+static void spm_key(wk_buf *b, uint32_t field, uint32_t wire)
 {
     spm_varint(b, (uint64_t)field << 3 | wire);
 }
 
 /* int32 fields are varints of the sign-extended 64-bit value (-1 takes 10 bytes). */
-static void spm_int(spm_buf *b, uint32_t field, int64_t v)
+static void spm_int(wk_buf *b, uint32_t field, int64_t v)
 {
     spm_key(b, field, 0);
     spm_varint(b, (uint64_t)v);
 }
 
-static void spm_bytes(spm_buf *b, uint32_t field, const void *p, size_t n)
+static void spm_bytes(wk_buf *b, uint32_t field, const void *p, size_t n)
 {
     spm_key(b, field, 2);
     spm_varint(b, n);
-    spm_put(b, p, n);
+    wk_buf_put(b, p, n);
 }
 
-static void spm_piece(spm_buf *b, const char *piece, float score, int type)
+static void spm_piece(wk_buf *b, const char *piece, float score, int type)
 {
-    spm_buf m = {0};
+    wk_buf m = {0};
     spm_bytes(&m, 1, piece, strlen(piece));
     uint32_t bits;
     memcpy(&bits, &score, 4);
     uint8_t le[4] = {(uint8_t)bits, (uint8_t)(bits >> 8), (uint8_t)(bits >> 16), (uint8_t)(bits >> 24)};
     spm_key(&m, 2, 5);
-    spm_put(&m, le, 4);
+    wk_buf_put(&m, le, 4);
     spm_int(&m, 3, type);
     b->oom |= m.oom;
     spm_bytes(b, 1, m.p, m.len);
@@ -208,7 +183,7 @@ static void spm_vocab_free(spm_vocab *v)
 static int spm_write_model(const char *path, uint32_t vocab_size, wk_err *e)
 {
     spm_vocab v;
-    spm_buf b = {0};
+    wk_buf b = {0};
     int rc = -1;
     if (spm_vocab_build(&v, vocab_size - 259) != 0) {
         wk_fail(e, "%s: out of memory building %u pieces", path, vocab_size);
@@ -229,7 +204,7 @@ static int spm_write_model(const char *path, uint32_t vocab_size, wk_err *e)
     for (size_t i = 0; i < v.n; i++)
         spm_piece(&b, v.piece[i], 0.0f - (float)i, SPM_NORMAL);
 
-    spm_buf t = {0};
+    wk_buf t = {0};
     spm_int(&t, 3, SPM_BPE);
     spm_int(&t, 4, vocab_size);
     spm_int(&t, 35, 1);  /* byte_fallback */
@@ -241,7 +216,7 @@ static int spm_write_model(const char *path, uint32_t vocab_size, wk_err *e)
     spm_bytes(&b, 2, t.p, t.len);
     free(t.p);
 
-    spm_buf n = {0};
+    wk_buf n = {0};
     spm_bytes(&n, 1, "identity", 8);
     spm_int(&n, 3, 1); /* add_dummy_prefix */
     spm_int(&n, 4, 0); /* remove_extra_whitespaces */
