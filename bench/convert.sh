@@ -5,6 +5,9 @@
 #        bench/convert.sh MODEL_DIR               (tools from bin/)
 # Both runs start with the weights in the page cache; outputs go to a temp dir beside
 # bench-out/ (or $TMPDIR) and are removed. BENCH_THREADS (default 2) sets OMP_NUM_THREADS.
+# WK_REF_CONVERT, when set, is a command for llama.cpp's convert_hf_to_gguf.py built outside
+# this project (docs/benchmarks.md); it is run as `$WK_REF_CONVERT MODEL --outfile OUT
+# --outtype f16` and timed in the same table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -35,15 +38,33 @@ timed() {
 cat "${weights[@]}" >/dev/null # page cache warm for both runs
 read -r t_cp rss_cp < <(timed cp "${weights[@]}" "$tmp/")
 rm -f "$tmp"/*.safetensors
+# cp copies inside the kernel (copy_file_range); a program that transforms the bytes must
+# read them into user space and write() them back, as cat does: the floor for a converter.
+read -r t_cat rss_cat < <(timed sh -c 'cat "$@" > "$0"' "$tmp/cat.out" "${weights[@]}")
+rm -f "$tmp/cat.out"
 read -r t_cv rss_cv < <(timed "$CONVERT" "$MODEL" -o "$tmp/out.gguf" --outtype f16 --quiet)
 out_bytes=$(stat -c %s "$tmp/out.gguf")
+
+if [ -n "${WK_REF_CONVERT:-}" ]; then
+  # shellcheck disable=SC2086 # the command is a word list on purpose
+  read -r t_ref rss_ref < <(timed $WK_REF_CONVERT "$MODEL" --outfile "$tmp/ref.gguf" --outtype f16)
+  rm -f "$tmp/ref.gguf"
+fi
 
 gb() { awk -v b="$1" 'BEGIN { printf "%.2f GB", b / 1e9 }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 echo "wk-convert on $MODEL ($(gb "$bytes") of weights -> $(gb "$out_bytes") GGUF f16, $OMP_NUM_THREADS threads)"
-bench_row "cp of the weight files" "${t_cp} s" "" "peak RSS $(mib "$rss_cp")"
+bench_row "cp of the weight files (in-kernel copy)" "${t_cp} s" "" "peak RSS $(mib "$rss_cp")"
+bench_row "cat of the weight files (user-space copy)" "${t_cat} s" "" "peak RSS $(mib "$rss_cat")"
 bench_row "wk-convert --outtype f16" "${t_cv} s" "" \
   "$(awk -v b="$bytes" -v t="$t_cv" 'BEGIN { printf "%.2f GB/s read", b / 1e9 / t }')"
 bench_row "wk-convert peak RSS" "$(mib "$rss_cv")" "< 300 MiB" ""
 bench_row "wk-convert time / cp time" \
-  "$(awk -v a="$t_cv" -v b="$t_cp" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')" "" ""
+  "$(awk -v a="$t_cv" -v b="$t_cp" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')" "<= 1.5x" ""
+bench_row "wk-convert time / cat time" \
+  "$(awk -v a="$t_cv" -v b="$t_cat" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')" "" ""
+if [ -n "${WK_REF_CONVERT:-}" ]; then
+  bench_row "llama.cpp convert_hf_to_gguf.py" "${t_ref} s" "" "peak RSS $(mib "$rss_ref")"
+  bench_row "wk-convert time / llama.cpp time" \
+    "$(awk -v a="$t_cv" -v b="$t_ref" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')" "" ""
+fi

@@ -73,3 +73,10 @@ if [ -x bench/convert.sh ] && [ -x "$BIN/wk-convert" ]; then
 else
   echo "(bench/convert.sh or $BIN/wk-convert missing: no wk-convert figures)"
 fi
+
+echo
+if [ -x bench/pytorch.sh ] && [ -x "$BIN/wk-convert" ]; then
+  bench/pytorch.sh "$BIN" "$BUILD" "$OUT"
+else
+  echo "(bench/pytorch.sh or $BIN/wk-convert missing: no PyTorch checkpoint figures)"
+fi

@@ -53,6 +53,14 @@ void wk_map_close(wk_map *m)
     memset(m, 0, sizeof *m);
 }
 
+void wk_map_drop(const void *p, uint64_t n)
+{
+    uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + ps - 1) & ~(ps - 1), b = ((uintptr_t)p + n) & ~(ps - 1);
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 int wk_out_open(wk_outfile *o, const char *path, wk_err *e)
 {
     memset(o, 0, sizeof *o);
@@ -62,7 +70,11 @@ int wk_out_open(wk_outfile *o, const char *path, wk_err *e)
     o->tmp_path = malloc(n + 16);
     o->buf = malloc(WK_OUT_BUF);
     if (!o->final_path || !o->tmp_path || !o->buf) {
-        wk_out_abort(o);
+        free(o->final_path);
+        free(o->tmp_path);
+        free(o->buf);
+        memset(o, 0, sizeof *o);
+        o->fd = -1;
         return wk_fail(e, "%s: out of memory", path);
     }
     snprintf(o->tmp_path, n + 16, "%s.tmp.XXXXXX", path);

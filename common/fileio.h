@@ -21,6 +21,10 @@ typedef struct wk_map {
 
 int wk_map_open(wk_map *m, const char *path, wk_err *e);
 void wk_map_close(wk_map *m);
+/* Drops the pages wholly inside [p, p + n) of a read-only file mapping from this process
+ * (MADV_DONTNEED): they stay in the page cache and are read again if touched. Streaming
+ * consumers use it to keep resident memory flat whatever the file size. */
+void wk_map_drop(const void *p, uint64_t n);
 
 typedef struct wk_outfile {
     int fd;

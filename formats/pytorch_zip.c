@@ -17,10 +17,12 @@
  * exceed it, and its CRC-32 must match the central directory's. */
 #include <archive.h>
 #include <archive_entry.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "common/fileio.h"
 #include "formats/pytorch.h"
 
 typedef struct zentry {
@@ -357,13 +359,42 @@ done:
     return rc;
 }
 
+/* CRC-32 of a stored entry in the map: pieces summed in parallel and joined with
+ * crc32_combine64 (zlib). Pieces of an entry over CRC_DROP_BYTES are dropped from memory once
+ * summed, so checking a huge tensor does not make it all resident at once. */
+#define CRC_PIECE (8ull << 20)
+#define CRC_DROP_BYTES (64ull << 20)
+
+static uint32_t crc32_mapped(const uint8_t *p, uint64_t n)
+{
+    if (n <= CRC_PIECE)
+        return (uint32_t)crc32_z(0, p, n);
+    uint64_t pieces = (n + CRC_PIECE - 1) / CRC_PIECE;
+    uLong *crc = malloc(pieces * sizeof *crc);
+    if (!crc) /* no memory for the list: one serial pass gives the same sum */
+        return (uint32_t)crc32_z(0, p, n);
+    bool drop = n > CRC_DROP_BYTES;
+#pragma omp parallel for schedule(static)
+    for (uint64_t i = 0; i < pieces; i++) {
+        uint64_t len = i + 1 < pieces ? CRC_PIECE : n - i * CRC_PIECE;
+        crc[i] = crc32_z(0, p + i * CRC_PIECE, len);
+        if (drop)
+            wk_map_drop(p + i * CRC_PIECE, len);
+    }
+    uLong sum = crc[0];
+    for (uint64_t i = 1; i < pieces; i++)
+        sum = crc32_combine64(sum, crc[i], (z_off64_t)(i + 1 < pieces ? CRC_PIECE : n - i * CRC_PIECE));
+    free(crc);
+    return (uint32_t)sum;
+}
+
 /* A stored entry's bytes, CRC-checked the first time. */
 static int stored_entry(const wk_pt_file *f, zentry *ze, const uint8_t **data, wk_err *e)
 {
     *data = f->map.data + ze->data;
     if (__atomic_load_n(&ze->crc_ok, __ATOMIC_ACQUIRE))
         return 0;
-    if (crc32_z(0, *data, ze->usize) != ze->crc)
+    if (crc32_mapped(*data, ze->usize) != ze->crc)
         return wk_fail(e, "%s: zip entry '%s' (offset %llu): CRC-32 mismatch", f->path, ze->name,
                        (unsigned long long)ze->data);
     __atomic_store_n(&ze->crc_ok, 1, __ATOMIC_RELEASE);

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "common/fileio.h"
 #include "formats/gguf.h"
@@ -97,11 +95,7 @@ void wk_view_drop_range(const wk_view *v, uint64_t off, uint64_t len)
         return;
     if (len > v->size - off)
         len = v->size - off;
-    uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t p = (uintptr_t)v->data + off;
-    uintptr_t a = (p + ps - 1) & ~(ps - 1), b = (p + len) & ~(ps - 1);
-    if (b > a) /* a read-only file mapping: the pages stay in the page cache */
-        madvise((void *)a, b - a, MADV_DONTNEED);
+    wk_map_drop((const uint8_t *)v->data + off, len);
 }
 
 void wk_view_release(wk_view *v)
