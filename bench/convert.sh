@@ -38,10 +38,11 @@ timed() {
 cat "${weights[@]}" >/dev/null # page cache warm for both runs
 read -r t_cp rss_cp < <(timed cp "${weights[@]}" "$tmp/")
 rm -f "$tmp"/*.safetensors
-# cp copies inside the kernel (copy_file_range); a program that transforms the bytes must
-# read them into user space and write() them back, as cat does: the floor for a converter.
-read -r t_cat rss_cat < <(timed sh -c 'cat "$@" > "$0"' "$tmp/cat.out" "${weights[@]}")
-rm -f "$tmp/cat.out"
+# cp (and coreutils' cat) copy inside the kernel (copy_file_range); a program that
+# transforms the bytes must read them into user space and write() them back, as dd does.
+read -r t_dd rss_dd < <(timed sh -c 'for f; do dd if="$f" bs=4M status=none; done > "$0"' \
+  "$tmp/dd.out" "${weights[@]}")
+rm -f "$tmp/dd.out"
 read -r t_cv rss_cv < <(timed "$CONVERT" "$MODEL" -o "$tmp/out.gguf" --outtype f16 --quiet)
 out_bytes=$(stat -c %s "$tmp/out.gguf")
 
@@ -55,14 +56,14 @@ gb() { awk -v b="$1" 'BEGIN { printf "%.2f GB", b / 1e9 }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 echo "wk-convert on $MODEL ($(gb "$bytes") of weights -> $(gb "$out_bytes") GGUF f16, $OMP_NUM_THREADS threads)"
 bench_row "cp of the weight files (in-kernel copy)" "${t_cp} s" "" "peak RSS $(mib "$rss_cp")"
-bench_row "cat of the weight files (user-space copy)" "${t_cat} s" "" "peak RSS $(mib "$rss_cat")"
+bench_row "dd bs=4M of the weight files (user-space copy)" "${t_dd} s" "" "peak RSS $(mib "$rss_dd")"
 bench_row "wk-convert --outtype f16" "${t_cv} s" "" \
   "$(awk -v b="$bytes" -v t="$t_cv" 'BEGIN { printf "%.2f GB/s read", b / 1e9 / t }')"
 bench_row "wk-convert peak RSS" "$(mib "$rss_cv")" "< 300 MiB" ""
 bench_row "wk-convert time / cp time" \
   "$(awk -v a="$t_cv" -v b="$t_cp" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')" "<= 1.5x" ""
-bench_row "wk-convert time / cat time" \
-  "$(awk -v a="$t_cv" -v b="$t_cat" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')" "" ""
+bench_row "wk-convert time / dd time" \
+  "$(awk -v a="$t_cv" -v b="$t_dd" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')" "" ""
 if [ -n "${WK_REF_CONVERT:-}" ]; then
   bench_row "llama.cpp convert_hf_to_gguf.py" "${t_ref} s" "" "peak RSS $(mib "$rss_ref")"
   bench_row "wk-convert time / llama.cpp time" \
