@@ -95,7 +95,7 @@ int wk_pt_legacy_load(wk_pt_file *f, const wk_open_opts *opts, wk_parena *a, wk_
     cursor c = {f, f->map.data, f->map.size, 0, "", a};
     wk_pval *magic = NULL, *proto = NULL, *info = NULL, *root = NULL, *keys = NULL;
     if (next_pickle(&c, "magic number", &magic, e) != 0)
-        return wk_fail_prefix(e, "not a torch.save stream");
+        return -1; /* the pickle reader named the file, the offset and the problem */
     if (magic->type != WK_PV_BIGINT || magic->s.len != 10 ||
         memcmp(magic->s.ptr, torch_magic, 10) != 0)
         return wk_fail(e, "%s: bad magic number: not a legacy torch.save stream", f->path);

@@ -3,7 +3,8 @@
 # Usage: scripts/demo.sh BIN BUILD   (the Makefile's tool and build directories)
 # Generates demo-out/tiny-llama (gen-llama --preset tiny: 4 layers, 3.4M parameters,
 # bf16), inspects it (summary, per-tensor statistics, a histogram), converts it to GGUF
-# when wk-convert is built, and inspects the GGUF. Any failing step stops the demo.
+# when wk-convert is built, inspects the GGUF and runs it in llama.cpp, and shows a
+# malicious PyTorch checkpoint being refused. Any failing step stops the demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,14 @@ step() {
   local title=$1; shift
   printf '\n%s== %s%s\n$ %s\n' "$BOLD" "$title" "$PLAIN" "$*"
   "$@" || die "step '$title' failed (exit $?): $*"
+}
+
+# refused "Heading" CMD...: the same for a command that must fail with exit status 1.
+refused() {
+  local title=$1 rc=0; shift
+  printf '\n%s== %s%s\n$ %s\n' "$BOLD" "$title" "$PLAIN" "$*"
+  "$@" || rc=$?
+  [ "$rc" -eq 1 ] || die "step '$title' should have been refused with exit 1, got $rc: $*"
 }
 
 [ -x "$BUILD/gen/gen-llama" ] || die "$BUILD/gen/gen-llama is not built (run: make all)"
@@ -41,9 +50,23 @@ if [ -x "$BIN/wk-convert" ]; then
   step "Convert to GGUF (F16) for llama.cpp" \
     "$BIN/wk-convert" "$MODEL" -o "$GGUF" --outtype f16
   step "Inspect the GGUF" "$BIN/wk-inspect" "$GGUF"
+  if [ -d tests/node/node_modules/node-llama-cpp ] && command -v node >/dev/null; then
+    step "Run it in llama.cpp (node-llama-cpp; random weights, so the text is noise)" \
+      node tests/node/generate.mjs "$GGUF" "Once upon a time" 16
+  fi
 else
   printf '\n(%s/wk-convert is not built: skipping the GGUF steps)\n' "$BIN"
 fi
+
+# A pickle that torch.load would turn into os.system("touch pwned"): weightkit only reads it.
+/usr/bin/python3 - "$OUT/evil.bin" <<'PY'
+import sys
+evil = b"\x80\x02cos\nsystem\nX\x0b\x00\x00\x00touch pwnedq\x00\x85q\x01Rq\x02."
+open(sys.argv[1], "wb").write(evil)
+PY
+refused "A PyTorch checkpoint that would execute code is refused (nothing runs)" \
+  "$BIN/wk-inspect" "$OUT/evil.bin"
+[ ! -e pwned ] || die "the gadget ran"
 
 awk -v s="$start" -v e="$(date +%s.%N)" -v o="$OUT" \
   'BEGIN { printf "\ndemo: done in %.1f s; outputs are in %s/\n", e - s, o }'
