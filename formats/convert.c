@@ -341,6 +341,9 @@ int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *
 {
     if (!wk_is_dir(dir))
         return wk_fail(e, "%s: not a directory (expected a Hugging Face model directory)", dir);
+    if (wk_is_dir(out_path))
+        return wk_fail(e, "%s: is a directory (expected the name of the GGUF file to write)",
+                       out_path);
     wk_hf_config *cfg;
     int rc = wk_hf_config_load(dir, &cfg, e);
     if (rc == 1)

@@ -2,6 +2,7 @@
 #include "formats/source.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,11 +210,11 @@ done:
 }
 
 /* Reads the first bytes of a file to tell formats apart. */
-static int sniff(const char *path, unsigned char *buf, size_t len, size_t *got)
+static int sniff(const char *path, unsigned char *buf, size_t len, size_t *got, wk_err *e)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return -1;
+        return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
     *got = fread(buf, 1, len, f);
     fclose(f);
     return 0;
@@ -226,8 +227,8 @@ int wk_source_open(const char *path, const wk_open_opts *opts, wk_source **out, 
         return open_model_dir(path, opts, out, e);
     unsigned char magic[8] = {0};
     size_t got = 0;
-    if (sniff(path, magic, sizeof magic, &got) != 0)
-        return wk_fail(e, "%s: cannot open", path);
+    if (sniff(path, magic, sizeof magic, &got, e) != 0)
+        return -1;
     if (got >= 4 && memcmp(magic, "GGUF", 4) == 0)
         return wk_gguf_open_source(path, out, e);
     if (has_suffix(path, ".safetensors"))
