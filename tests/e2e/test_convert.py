@@ -296,6 +296,17 @@ def test_stories260k_matches_reference(stories260k, tmp_path):
     assert sp.decode(gen).startswith(", there was a little girl named Lily. She loved to play")
 
 
+def test_student256_matches_reference(student256, tmp_path):
+    """A trained model with an untied output matrix and head_dim in its config."""
+    out = tmp_path / "s.gguf"
+    convert(student256, out, "--outtype", "f32")
+    cfg = json.loads((student256 / "config.json").read_text())
+    assert not cfg["tie_word_embeddings"]
+    meta, tensors = gguf_read.read(out)
+    assert "output.weight" in tensors
+    check_against_reference(out, student256, cfg, ref.load_safetensors_dir(student256), tmp_path)
+
+
 @pytest.mark.parametrize("name", ["gqa", "mha_tied", "sharded_f16", "llama3_rope", "mistral"])
 def test_random_variants_match_reference(variants, tmp_path, name):
     d, cfg, w = variants(name)
