@@ -36,6 +36,9 @@ int wk_pt_open_index(const char *index_path, const wk_open_opts *opts, wk_source
 
 /* ---- shared by the pytorch_*.c files ---- */
 
+/* The largest tensor a broadcast (stride 0) view may expand to when it is read. */
+#define WK_PT_MAX_EXPANDED (256ull << 20)
+
 /* Where a storage's bytes are. */
 typedef enum wk_pt_where { WK_PT_MAPPED, WK_PT_ZIP_DEFLATED, WK_PT_BUFFER } wk_pt_where;
 
@@ -68,8 +71,10 @@ typedef struct wk_pt_file {
     wk_pt_zip *zip;      /* zip container, else NULL */
     uint8_t *buf;        /* tar: the storages member, read whole; data.pkl when deflated */
     uint64_t buf_len;
-    size_t n_storages;
+    size_t n_storages, cap_storages;
     wk_pt_storage *storages;
+    size_t *key_slots;   /* open-addressing index of storage keys: storage index + 1, 0 empty */
+    size_t n_slots;      /* a power of two, at least twice n_storages */
     size_t n_tensors;
     wk_pt_tensor *tensors;
 } wk_pt_file;

@@ -63,6 +63,7 @@ void wk_pt_file_close(wk_pt_file *f)
     for (size_t i = 0; i < f->n_storages; i++)
         free(f->storages[i].key);
     free(f->storages);
+    free(f->key_slots);
     wk_pt_zip_free(f->zip);
     free(f->buf);
     wk_map_close(&f->map);

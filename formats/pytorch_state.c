@@ -164,12 +164,50 @@ void wk_pt_items_free(wk_pt_item *items, size_t n)
     free(items);
 }
 
+/* Storage keys are looked up for every tensor: a hash index keeps a hostile file with a
+ * million storages linear, not quadratic. FNV-1a over the key. */
+static size_t key_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (uint8_t)*k) * 1099511628211ull;
+    return (size_t)h;
+}
+
 long wk_pt_storage_find(const wk_pt_file *f, const char *key)
 {
-    for (size_t i = 0; i < f->n_storages; i++)
-        if (strcmp(f->storages[i].key, key) == 0)
-            return (long)i;
-    return -1;
+    if (f->n_slots == 0)
+        return -1;
+    size_t mask = f->n_slots - 1;
+    for (size_t h = key_hash(key) & mask;; h = (h + 1) & mask) {
+        size_t v = f->key_slots[h];
+        if (v == 0)
+            return -1;
+        if (strcmp(f->storages[v - 1].key, key) == 0)
+            return (long)(v - 1);
+    }
+}
+
+/* Adds storage idx to the key index, growing it to keep the load under one half. */
+static int index_storage(wk_pt_file *f, size_t idx)
+{
+    if ((idx + 1) * 2 > f->n_slots) {
+        size_t n = f->n_slots ? f->n_slots * 2 : 64;
+        size_t *slots = calloc(n, sizeof *slots);
+        if (!slots)
+            return -1;
+        free(f->key_slots);
+        f->key_slots = slots;
+        f->n_slots = n;
+        for (size_t i = 0; i < idx; i++)
+            if (index_storage(f, i) != 0)
+                return -1;
+    }
+    size_t mask = f->n_slots - 1, h = key_hash(f->storages[idx].key) & mask;
+    while (f->key_slots[h])
+        h = (h + 1) & mask;
+    f->key_slots[h] = idx + 1;
+    return 0;
 }
 
 /* Storage keys become zip entry names: short, and no path syntax. */
@@ -203,11 +241,15 @@ int wk_pt_add_storage(wk_pt_file *f, const char *key, wk_dtype dt, uint64_t nume
     uint64_t nbytes;
     if (wk_type_nbytes(dt, numel, &nbytes, e) != 0)
         return wk_fail_prefix(e, "%s: %s: storage '%s'", f->path, name, key);
-    wk_pt_storage *ns = realloc(f->storages, (f->n_storages + 1) * sizeof *ns);
-    if (!ns)
-        return wk_fail(e, "%s: out of memory", f->path);
-    f->storages = ns;
-    wk_pt_storage *s = &ns[f->n_storages];
+    if (f->n_storages == f->cap_storages) {
+        size_t cap = f->cap_storages ? f->cap_storages * 2 : 16;
+        wk_pt_storage *ns = realloc(f->storages, cap * sizeof *ns);
+        if (!ns)
+            return wk_fail(e, "%s: out of memory", f->path);
+        f->storages = ns;
+        f->cap_storages = cap;
+    }
+    wk_pt_storage *s = &f->storages[f->n_storages];
     memset(s, 0, sizeof *s);
     s->key = strdup(key);
     if (!s->key)
@@ -215,6 +257,10 @@ int wk_pt_add_storage(wk_pt_file *f, const char *key, wk_dtype dt, uint64_t nume
     s->dtype = dt;
     s->numel = numel;
     s->nbytes = nbytes;
+    if (index_storage(f, f->n_storages) != 0) {
+        free(s->key);
+        return wk_fail(e, "%s: out of memory", f->path);
+    }
     *idx = f->n_storages++;
     return 0;
 }
@@ -288,5 +334,13 @@ int wk_pt_tensor_check(const wk_pt_file *f, const wk_pt_tensor *t, wk_err *e)
                           "elements (storage offset %llu)", f->path, t->name,
                        (unsigned long long)last, s->key, (unsigned long long)s->numel,
                        (unsigned long long)t->offset);
+    /* A broadcast view (a stride of 0) may claim far more elements than its storage holds,
+     * and reading it expands it in memory: bounded, so a tiny file cannot make us allocate
+     * gigabytes. */
+    if (n > s->numel && n > WK_PT_MAX_EXPANDED / wk_type(t->dtype)->type_size)
+        return wk_fail(e, "%s: tensor '%s' is a broadcast view of %llu elements over the %llu "
+                          "elements of storage '%s'; expanding it beyond %llu MiB is refused",
+                       f->path, t->name, (unsigned long long)n, (unsigned long long)s->numel,
+                       s->key, (unsigned long long)(WK_PT_MAX_EXPANDED >> 20));
     return 0;
 }

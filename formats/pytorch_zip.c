@@ -86,7 +86,7 @@ static int find_cd(const wk_pt_file *f, uint64_t *cd_off, uint64_t *cd_size, uin
             return wk_fail(e, "%s offset %llu: zip64 locator missing", f->path,
                            (unsigned long long)eocd);
         uint64_t z64 = rd(m + eocd - 20 + 8, 8);
-        if (z64 > size - 56 || memcmp(m + z64, "PK\x06\x06", 4) != 0)
+        if (size < 56 || z64 > size - 56 || memcmp(m + z64, "PK\x06\x06", 4) != 0)
             return wk_fail(e, "%s offset %llu: bad zip64 end-of-central-directory record",
                            f->path, (unsigned long long)z64);
         *count = rd(m + z64 + 32, 8);

@@ -24,21 +24,12 @@ typedef struct st_impl {
 
 static int st_read(wk_source *s, size_t i, wk_view *v, wk_err *e)
 {
+    (void)e;
     const st_impl *im = s->impl;
-    const wk_tensor *t = &s->tensors[i];
     v->data = im->data[i];
-    v->size = t->n_bytes;
+    v->size = s->tensors[i].n_bytes;
     v->owned = NULL;
     v->mapped = true;
-    if (v->size == 0 || (uintptr_t)im->data[i] % wk_type(t->dtype)->type_size == 0)
-        return 0;
-    v->mapped = false;
-    v->owned = malloc(v->size); /* misaligned for its type: hand out an aligned copy */
-    if (!v->owned)
-        return wk_fail(e, "%s: tensor '%s': out of memory for an aligned copy of %llu bytes",
-                       s->files[t->file_index], t->name, (unsigned long long)v->size);
-    memcpy(v->owned, im->data[i], v->size);
-    v->data = v->owned;
     return 0;
 }
 

@@ -82,12 +82,40 @@ long wk_source_find(const wk_source *s, const char *name)
     return -1;
 }
 
+/* The alignment a type's decoders need: the largest power of two dividing its block size
+ * in bytes, at most 8 (F32 4, F16 2, Q4_0's 18-byte blocks 2). */
+static uintptr_t type_alignment(wk_dtype t)
+{
+    uintptr_t ts = wk_type(t)->type_size, a = ts & (~ts + 1);
+    return a > 8 ? 8 : a;
+}
+
 int wk_source_read(wk_source *s, size_t i, wk_view *v, wk_err *e)
 {
     memset(v, 0, sizeof *v);
     if (i >= s->n_tensors)
         return wk_fail(e, "%s: no tensor #%zu (it has %zu)", s->path, i, s->n_tensors);
-    return s->ops->read(s, i, v, e);
+    if (s->ops->read(s, i, v, e) != 0)
+        return -1;
+    /* Containers need not align tensor data (legacy torch.save streams, safetensors, a GGUF
+     * with a small general.alignment): hand out an aligned copy, since every consumer reads
+     * whole elements. */
+    const wk_tensor *t = &s->tensors[i];
+    if (v->size == 0 || (uintptr_t)v->data % type_alignment(t->dtype) == 0)
+        return 0;
+    uint64_t size = v->size;
+    void *copy = malloc(size);
+    if (!copy) {
+        wk_view_release(v);
+        return wk_fail(e, "%s: tensor '%s': out of memory for an aligned copy of %llu bytes",
+                       s->files[t->file_index], t->name, (unsigned long long)size);
+    }
+    memcpy(copy, v->data, size);
+    wk_view_release(v);
+    v->data = copy;
+    v->owned = copy;
+    v->size = size;
+    return 0;
 }
 
 void wk_view_drop_range(const wk_view *v, uint64_t off, uint64_t len)

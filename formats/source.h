@@ -27,7 +27,8 @@ typedef struct wk_tensor {
     uint32_t file_index; /* index into wk_source.files */
 } wk_tensor;
 
-/* One tensor's bytes. `data` stays valid until wk_view_release (or wk_source_close for
+/* One tensor's bytes, aligned for its element type (wk_source_read copies data that the
+ * container left misaligned). `data` stays valid until wk_view_release (or wk_source_close for
  * mapped data). `owned` is non-NULL when the reader had to allocate (decompression,
  * gathering strided data) and is freed by wk_view_release. `mapped` is true when data
  * points straight into a read-only file mapping: a consumer that streams through a large

@@ -43,31 +43,23 @@ static size_t round64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
-/* Bytes one thread needs to decode a block: the floats, then room for a copy of the raw
- * block (used when the data is not aligned for its element type). */
-static size_t scratch_bytes(const wk_type_traits *tr, uint64_t blk)
+/* Bytes one thread needs to decode a block into floats. */
+static size_t scratch_bytes(uint64_t blk)
 {
-    return round64(blk * sizeof(float)) + round64(blk / tr->block_size * tr->type_size);
+    return round64(blk * sizeof(float));
 }
 
-/* Values of elements [first, first + n) as floats: a pointer into the data for aligned F32,
+/* Values of elements [first, first + n) as floats: a pointer into the data for F32,
  * otherwise decoded into scratch. first is a multiple of the type's block size and n too (the
- * byte-size check guarantees whole blocks). The type table's decoders read whole elements,
- * so data misaligned for its element size is first copied to aligned scratch. */
+ * byte-size check guarantees whole blocks); views are aligned for their element type
+ * (wk_source_read). */
 static const float *decode(const wk_tensor *t, const wk_type_traits *tr, const uint8_t *data,
-                           uint64_t first, uint64_t n, uint8_t *scratch, uint64_t blk)
+                           uint64_t first, uint64_t n, uint8_t *scratch)
 {
     const uint8_t *src = data + first / tr->block_size * tr->type_size;
-    size_t align = tr->block_size == 1 ? tr->type_size : 1;
-    bool aligned = (uintptr_t)src % align == 0;
-    if (t->dtype == WK_F32 && aligned)
+    if (t->dtype == WK_F32)
         return (const float *)(const void *)src;
     float *out = (float *)(void *)scratch;
-    if (!aligned) {
-        uint8_t *copy = scratch + round64(blk * sizeof(float));
-        memcpy(copy, src, n / tr->block_size * tr->type_size);
-        src = copy;
-    }
     tr->to_float(src, out, (int64_t)n);
     return out;
 }
@@ -91,7 +83,7 @@ int wk_tensor_moments(const wk_tensor *t, const void *data, uint64_t size, wk_mo
     if (n_chunks == 0)
         return 0;
     int n_threads;
-    size_t each = scratch_bytes(tr, blk);
+    size_t each = scratch_bytes(blk);
     uint8_t *bufs = thread_scratch(each, &n_threads);
     wk_moments *parts = malloc(n_chunks * sizeof *parts);
     if (!bufs || !parts) {
@@ -108,7 +100,7 @@ int wk_tensor_moments(const wk_tensor *t, const void *data, uint64_t size, wk_mo
             uint64_t end = (c + 1) * chunk < n ? (c + 1) * chunk : n;
             for (uint64_t i = c * chunk; i < end; i += blk) {
                 uint64_t len = end - i < blk ? end - i : blk;
-                wk_stats_block(&parts[c], decode(t, tr, data, i, len, buf, blk), len);
+                wk_stats_block(&parts[c], decode(t, tr, data, i, len, buf), len);
             }
         }
     }
@@ -181,7 +173,7 @@ int wk_tensor_histogram(const wk_tensor *t, const void *data, uint64_t size, dou
     uint64_t n = t->n_elements, blk = block_elems(tr), chunk = blk * CHUNK_BLOCKS;
     uint64_t n_chunks = (n + chunk - 1) / chunk;
     int n_threads;
-    size_t each = scratch_bytes(tr, blk);
+    size_t each = scratch_bytes(blk);
     uint8_t *bufs = thread_scratch(each, &n_threads);
     uint64_t *per_thread = calloc((size_t)n_threads * n_bins, sizeof *per_thread);
     if (!bufs || !per_thread) {
@@ -199,7 +191,7 @@ int wk_tensor_histogram(const wk_tensor *t, const void *data, uint64_t size, dou
             uint64_t end = (c + 1) * chunk < n ? (c + 1) * chunk : n;
             for (uint64_t i = c * chunk; i < end; i += blk) {
                 uint64_t len = end - i < blk ? end - i : blk;
-                count_bins(decode(t, tr, data, i, len, buf, blk), len, lo, hi, n_bins, mine);
+                count_bins(decode(t, tr, data, i, len, buf), len, lo, hi, n_bins, mine);
             }
         }
     }

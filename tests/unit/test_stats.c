@@ -249,38 +249,6 @@ Test(stats, f32_tensor_many_chunks_offset_mean)
     free(x);
 }
 
-Test(stats, unaligned_data)
-{
-    /* safetensors offsets need not be aligned to the element size */
-    size_t n = 10007;
-    uint8_t *raw = malloc(n * 8 + 1);
-    float *x = malloc(n * sizeof *x), *dec = malloc(n * sizeof *dec);
-    st_fill(x, n, 0, 1, 1);
-    static const wk_dtype types[] = {WK_F32, WK_BF16, WK_F64};
-    for (int k = 0; k < 3; k++) {
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h = wk_f32_to_bf16(x[i]);
-            double d = x[i];
-            dec[i] = types[k] == WK_BF16 ? wk_bf16_to_f32(h) : x[i];
-            if (types[k] == WK_F32)
-                memcpy(raw + 1 + 4 * i, &x[i], 4);
-            else if (types[k] == WK_BF16)
-                memcpy(raw + 1 + 2 * i, &h, 2);
-            else
-                memcpy(raw + 1 + 8 * i, &d, 8);
-        }
-        wk_tensor t;
-        st_tensor(&t, "u", types[k], 1, n);
-        wk_tensor_stats s;
-        wk_err e;
-        cr_assert_eq(wk_tensor_stats_compute(&t, raw + 1, t.n_bytes, &s, &e), 0, "%s", e.msg);
-        st_expect_stats(&s, dec, n, 1e-11);
-    }
-    free(raw);
-    free(x);
-    free(dec);
-}
-
 Test(stats, bf16_and_f16_tensors)
 {
     size_t n = 70000 + 13;
