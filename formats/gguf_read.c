@@ -368,9 +368,9 @@ static int check_layout(const wk_gguf *g, const uint64_t *info_off, wk_err *e)
         if (wk_add_u64(g->data_offset, t->offset, &start) != 0 ||
             wk_add_u64(start, t->n_bytes, &end) != 0 || end > g->size)
             return wk_fail(e, "%s: tensor '%s': data of %" PRIu64 " bytes at offset %" PRIu64
-                              " runs past the end of the file (size %" PRIu64 ")",
-                           g->path, nm, t->n_bytes, g->data_offset + t->offset,
-                           g->size);
+                              " of the data section (file offset %" PRIu64 ") runs past the "
+                              "end of the file (size %" PRIu64 ")",
+                           g->path, nm, t->n_bytes, t->offset, g->data_offset, g->size);
         if (wk_add_u64(t->n_bytes, (a - t->n_bytes % a) % a, &padded) != 0 ||
             wk_add_u64(expect, padded, &expect) != 0)
             return wk_fail(e, "%s: tensor '%s': data offsets overflow", g->path, nm);

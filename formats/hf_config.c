@@ -37,6 +37,11 @@ int wk_hf_config_load(const char *dir, wk_hf_config **out, wk_err *e)
     }
     free(text);
     wk_hf_config *c = calloc(1, sizeof *c);
+    if (!c) {
+        cJSON_Delete(json);
+        free(path);
+        return wk_fail(e, "%s: out of memory", dir);
+    }
     c->path = path;
     c->json = json;
     cJSON *archs = cJSON_GetObjectItemCaseSensitive(json, "architectures");

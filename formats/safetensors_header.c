@@ -137,6 +137,11 @@ static int parse_json(const char *path, const wk_map *m, uint64_t n, cJSON **roo
         return wk_fail(e, "%s: header byte at file offset %llu is %s; the header must be UTF-8 "
                           "JSON", path, (unsigned long long)(8 + bad),
                        m->data[8 + bad] ? "not valid UTF-8" : "a NUL byte");
+    /* the reference reader requires the JSON to open at once (InvalidHeaderStart) */
+    if (n == 0 || m->data[8] != '{')
+        return wk_fail(e, "%s: header at file offset 8 starts with %s; expected a JSON object "
+                          "starting with '{'", path,
+                       n == 0 ? "nothing" : m->data[8] == ' ' ? "a space" : "another character");
     char *text = malloc((size_t)n + 1);
     if (!text)
         return wk_fail(e, "%s: out of memory for a %llu-byte header", path, (unsigned long long)n);

@@ -158,83 +158,116 @@ static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)
     *n = 0;
     DIR *d = opendir(dir);
     if (!d)
-        return wk_fail(e, "%s: cannot open directory", dir);
+        return wk_fail(e, "%s: cannot open directory: %s", dir, strerror(errno));
     size_t cap = 0;
+    int rc = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    while (rc == 0 && (de = readdir(d)) != NULL) {
         if (!has_suffix(de->d_name, ".safetensors"))
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
             char **np = realloc(*out, cap * sizeof *np);
-            if (!np)
+            if (!np) {
+                rc = wk_fail(e, "%s: out of memory", dir);
                 break;
+            }
             *out = np;
         }
-        (*out)[(*n)++] = wk_path_join(dir, de->d_name);
+        if (((*out)[*n] = wk_path_join(dir, de->d_name)) == NULL)
+            rc = wk_fail(e, "%s: out of memory", dir);
+        else
+            (*n)++;
     }
     closedir(d);
+    if (rc != 0) {
+        for (size_t i = 0; i < *n; i++)
+            free((*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
     if (*n)
         qsort(*out, *n, sizeof **out, cmp_str);
     return 0;
 }
 
-/* A Hugging Face model directory: the index first, then model.safetensors, then every
- * *.safetensors file; without safetensors, pytorch_model.bin.index.json, then
- * pytorch_model.bin. */
+/* The weight files a Hugging Face model directory may hold, in the order they are tried;
+ * every *.safetensors file together comes between the safetensors and PyTorch names. */
+typedef int (*open_fn)(const char *path, const wk_open_opts *opts, wk_source **out, wk_err *e);
+
+static int open_st_index(const char *p, const wk_open_opts *o, wk_source **out, wk_err *e)
+{
+    (void)o;
+    return wk_st_open_index(p, out, e);
+}
+
+static int open_st_file(const char *p, const wk_open_opts *o, wk_source **out, wk_err *e)
+{
+    (void)o;
+    return wk_st_open_file(p, out, e);
+}
+
+static const struct {
+    const char *name;
+    open_fn open;
+} DIR_CANDIDATES[] = {
+    {"model.safetensors.index.json", open_st_index},
+    {"model.safetensors", open_st_file},
+    {"*.safetensors", NULL},
+    {"pytorch_model.bin.index.json", wk_pt_open_index},
+    {"pytorch_model.bin", wk_pt_open_file},
+};
+
+/* Tries one candidate: 1 when it is not there, else the opener's 0 / -1. */
+static int try_candidate(const char *dir, size_t c, const wk_open_opts *opts, wk_source **out,
+                         wk_err *e)
+{
+    if (DIR_CANDIDATES[c].open == NULL) {
+        char **files;
+        size_t n;
+        if (list_safetensors(dir, &files, &n, e) != 0)
+            return -1;
+        int rc = n ? wk_st_open_files((const char *const *)files, n, out, e) : 1;
+        for (size_t i = 0; i < n; i++)
+            free(files[i]);
+        free(files);
+        return rc;
+    }
+    char *p = wk_path_join(dir, DIR_CANDIDATES[c].name);
+    if (!p)
+        return wk_fail(e, "%s: out of memory", dir);
+    int rc = wk_file_exists(p) ? DIR_CANDIDATES[c].open(p, opts, out, e) : 1;
+    free(p);
+    return rc;
+}
+
 static int open_model_dir(const char *dir, const wk_open_opts *opts, wk_source **out, wk_err *e)
 {
-    int rc = -1;
-    char *p = wk_path_join(dir, "model.safetensors.index.json");
-    if (wk_file_exists(p)) {
-        rc = wk_st_open_index(p, out, e);
-        free(p);
-        goto done;
+    for (size_t c = 0; c < sizeof DIR_CANDIDATES / sizeof DIR_CANDIDATES[0]; c++) {
+        int rc = try_candidate(dir, c, opts, out, e);
+        if (rc < 0)
+            return -1;
+        if (rc == 1)
+            continue;
+        char *d = strdup(dir), *p = strdup(dir);
+        if (!d || !p) {
+            free(d);
+            free(p);
+            wk_source_close(*out);
+            *out = NULL;
+            return wk_fail(e, "%s: out of memory", dir);
+        }
+        free((*out)->dir);
+        free((*out)->path);
+        (*out)->dir = d;
+        (*out)->path = p;
+        return 0;
     }
-    free(p);
-    p = wk_path_join(dir, "model.safetensors");
-    if (wk_file_exists(p)) {
-        rc = wk_st_open_file(p, out, e);
-        free(p);
-        goto done;
-    }
-    free(p);
-    char **files;
-    size_t n;
-    if (list_safetensors(dir, &files, &n, e) != 0)
-        return -1;
-    if (n > 0)
-        rc = wk_st_open_files((const char *const *)files, n, out, e);
-    for (size_t i = 0; i < n; i++)
-        free(files[i]);
-    free(files);
-    if (n > 0)
-        goto done;
-    p = wk_path_join(dir, "pytorch_model.bin.index.json");
-    if (wk_file_exists(p)) {
-        rc = wk_pt_open_index(p, opts, out, e);
-        free(p);
-        goto done;
-    }
-    free(p);
-    p = wk_path_join(dir, "pytorch_model.bin");
-    if (wk_file_exists(p)) {
-        rc = wk_pt_open_file(p, opts, out, e);
-        free(p);
-        goto done;
-    }
-    free(p);
     return wk_fail(e, "%s: no model weights found (looked for model.safetensors.index.json, "
                       "model.safetensors, *.safetensors, pytorch_model.bin.index.json, "
                       "pytorch_model.bin)", dir);
-done:
-    if (rc == 0) {
-        free((*out)->dir);
-        (*out)->dir = strdup(dir);
-        free((*out)->path);
-        (*out)->path = strdup(dir);
-    }
-    return rc;
 }
 
 /* Reads the first bytes of a file to tell formats apart. */

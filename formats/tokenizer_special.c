@@ -14,6 +14,7 @@
  * with a warning (gguf-py refuses negative ids; configs often say pad_token_id -1). */
 #include "formats/tokenizer_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -198,7 +199,8 @@ static void from_hf_config(resolver *r, const wk_hf_config *cfg)
         if ((!v || cJSON_IsNull(v)) && cJSON_IsObject(text))
             v = cJSON_GetObjectItemCaseSensitive(text, key);
         /* gguf-py takes Python ints only: a list of eos ids is skipped */
-        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble)
+        if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) < 9007199254740992.0) ||
+            v->valuedouble != floor(v->valuedouble))
             continue;
         set_id(r, typ, (int64_t)v->valuedouble, cfg->path);
     }

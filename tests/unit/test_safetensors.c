@@ -398,9 +398,9 @@ Test(safetensors, hand_made_headers_the_format_allows)
 {
     char *dir = sf_tmpdir(), *p = sf_path(dir, "h.safetensors");
     const uint8_t data[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-    /* leading and trailing spaces, tensors listed out of offset order, an unknown field,
-     * a null __metadata__, integral numbers written as 8.0 */
-    sf_write_raw(p, "  {\"b\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[8,12],\"x\":[1]},"
+    /* trailing spaces, tensors listed out of offset order, an unknown field, a null
+     * __metadata__, integral numbers written as 8.0 */
+    sf_write_raw(p, "{\"b\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[8,12],\"x\":[1]},"
                     "\"__metadata__\":null,"
                     "\"a\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8.0]}}   ",
                  data, sizeof data);
