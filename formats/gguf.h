@@ -108,6 +108,8 @@ int wk_gguf_get_f64(const wk_gguf *g, const char *key, double *out);
 double wk_gguf_arr_f64(const wk_gguf_value *arr, uint64_t j);
 uint64_t wk_gguf_arr_u64(const wk_gguf_value *arr, uint64_t j);
 const char *wk_gguf_type_name(uint32_t vtype);
+/* Bytes of one element of a primitive value type; 0 for STRING, ARRAY and unknown types. */
+unsigned wk_gguf_prim_size(uint32_t vtype);
 /* s as printable text for messages, in buf (len >= 8): control bytes and bytes that are not
  * valid UTF-8 become \xNN, and "..." ends a cut. Returns buf. */
 const char *wk_gguf_str_show(wk_gguf_str s, char *buf, size_t len);

@@ -1,4 +1,5 @@
-/* GGUF metadata look-ups over a parsed wk_gguf (types per ggml docs/gguf.md).
+/* GGUF metadata look-ups over a parsed wk_gguf, and the value types' names and element
+ * sizes (types per ggml docs/gguf.md) that the reader and writer share.
  *
  * Scalars were decoded by the reader; primitive arrays still point into the map, so their
  * elements are read here, little-endian and unaligned. Integer getters accept any integer
@@ -9,12 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
+#include "common/strutil.h"
+
 const char *wk_gguf_type_name(uint32_t vtype)
 {
     /* ggml's spellings (gguf.cpp GGUF_TYPE_NAME) */
     static const char *const names[] = {"u8",  "i8",  "u16", "i16", "u32", "i32", "f32",
                                         "bool", "str", "arr", "u64", "i64", "f64"};
     return vtype < sizeof names / sizeof names[0] ? names[vtype] : "unknown";
+}
+
+unsigned wk_gguf_prim_size(uint32_t vtype)
+{
+    static const unsigned sz[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    return vtype < sizeof sz / sizeof sz[0] ? sz[vtype] : 0;
 }
 
 const wk_gguf_kv *wk_gguf_find(const wk_gguf *g, const char *key)
@@ -95,22 +105,13 @@ int wk_gguf_get_f64(const wk_gguf *g, const char *key, double *out)
 /* Element j of a primitive array; false when arr is not one or j is out of range. */
 static bool arr_elem(const wk_gguf_value *arr, uint64_t j, uint64_t *bits, unsigned *size)
 {
-    static const unsigned sz[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-    if (arr->type != WK_GGUF_ARRAY || j >= arr->arr.count || arr->arr.elem_type > WK_GGUF_F64 ||
-        sz[arr->arr.elem_type] == 0)
+    if (arr->type != WK_GGUF_ARRAY || j >= arr->arr.count)
         return false;
-    *size = sz[arr->arr.elem_type];
-    const uint8_t *p = arr->arr.raw + j * *size;
-    *bits = 0;
-    for (unsigned i = 0; i < *size; i++)
-        *bits |= (uint64_t)p[i] << (8 * i);
+    *size = wk_gguf_prim_size(arr->arr.elem_type);
+    if (*size == 0)
+        return false;
+    *bits = wk_ld_le(arr->arr.raw + j * *size, *size);
     return true;
-}
-
-static int64_t sign_extend(uint64_t bits, unsigned size)
-{
-    unsigned shift = 64 - 8 * size;
-    return (int64_t)(bits << shift) >> shift;
 }
 
 static double bits_to_f64(uint32_t t, uint64_t bits, unsigned size)
@@ -127,7 +128,7 @@ static double bits_to_f64(uint32_t t, uint64_t bits, unsigned size)
         return d;
     }
     if (is_signed(t))
-        return (double)sign_extend(bits, size);
+        return (double)wk_sign_extend(bits, size);
     return (double)bits;
 }
 
@@ -152,29 +153,11 @@ uint64_t wk_gguf_arr_u64(const wk_gguf_value *arr, uint64_t j)
     if (is_unsigned(t))
         return bits;
     if (is_signed(t)) {
-        int64_t v = sign_extend(bits, size);
+        int64_t v = wk_sign_extend(bits, size);
         return v < 0 ? 0 : (uint64_t)v;
     }
     double d = bits_to_f64(t, bits, size);
     return d >= 0 && d < 18446744073709551616.0 ? (uint64_t)d : 0;
-}
-
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0 (RFC 3629 table 3.7). */
-static unsigned utf8_len(const uint8_t *p, uint64_t n)
-{
-    uint8_t c = p[0];
-    unsigned len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-                 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    uint8_t lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
-    uint8_t hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (unsigned i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return len;
 }
 
 const char *wk_gguf_str_show(wk_gguf_str s, char *buf, size_t len)
@@ -182,7 +165,9 @@ const char *wk_gguf_str_show(wk_gguf_str s, char *buf, size_t len)
     const uint8_t *p = (const uint8_t *)s.ptr;
     size_t o = 0;
     for (uint64_t i = 0; i < s.len;) {
-        unsigned n = p[i] >= 0x20 && p[i] < 0x7f ? 1 : utf8_len(p + i, s.len - i);
+        /* printable ASCII and well-formed multi-byte UTF-8 are kept; the rest is escaped */
+        unsigned n = p[i] < 0x80 ? (p[i] >= 0x20 && p[i] < 0x7f)
+                                 : wk_utf8_seq_len(p + i, s.len - i);
         if (o + (n ? n : 4) + 4 > len) {
             memcpy(buf + o, "...", 3);
             o += 3;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/fileio.h"
+#include "common/le.h"
 
 #define WK_GGUF_MAX_DEPTH 8
 #define WK_GGUF_MAX_STRING (1ull << 30)
@@ -34,14 +35,6 @@ typedef struct rd {
     wk_err *e;
 } rd;
 
-static uint64_t ld_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 static int need(rd *r, uint64_t n, const char *what)
 {
     if (n > r->size - r->off)
@@ -55,7 +48,7 @@ static int rd_uint(rd *r, unsigned n, const char *what, uint64_t *out)
 {
     if (need(r, n, what) != 0)
         return -1;
-    *out = ld_le(r->p + r->off, n);
+    *out = wk_ld_le(r->p + r->off, n);
     r->off += n;
     return 0;
 }
@@ -87,13 +80,6 @@ static int rd_str(rd *r, const char *what, wk_gguf_str *s)
     return 0;
 }
 
-/* Bytes of one element of a primitive type; 0 for STRING, ARRAY and unknown types. */
-static unsigned prim_size(uint32_t t)
-{
-    static const unsigned sz[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-    return t < sizeof sz / sizeof sz[0] ? sz[t] : 0;
-}
-
 static void free_value(wk_gguf_value *v)
 {
     if (v->type != WK_GGUF_ARRAY || !v->arr.items)
@@ -122,7 +108,7 @@ static int parse_array(rd *r, unsigned depth, wk_gguf_value *v)
     if (count > WK_GGUF_MAX_ARRAY)
         return wk_fail(r->e, "%s: offset %" PRIu64 ": array of %" PRIu64
                              " elements exceeds the 2^30 limit", r->path, at + 4, count);
-    unsigned esz = prim_size(et);
+    unsigned esz = wk_gguf_prim_size(et);
     uint64_t min = esz ? esz : et == WK_GGUF_STRING ? MIN_STRING_BYTES : MIN_ARRAY_BYTES;
     if (count * min > r->size - r->off)
         return wk_fail(r->e, "%s: offset %" PRIu64 ": array of %" PRIu64 " %s elements "
@@ -153,18 +139,17 @@ static int parse_value(rd *r, uint32_t type, unsigned depth, wk_gguf_value *v)
     v->type = type;
     switch (type) {
     case WK_GGUF_U8: case WK_GGUF_U16: case WK_GGUF_U32: case WK_GGUF_U64:
-        return rd_uint(r, prim_size(type), "value", &v->u);
+        return rd_uint(r, wk_gguf_prim_size(type), "value", &v->u);
     case WK_GGUF_BOOL:
         if (rd_uint(r, 1, "bool value", &raw) != 0)
             return -1;
         v->u = raw != 0;
         return 0;
     case WK_GGUF_I8: case WK_GGUF_I16: case WK_GGUF_I32: case WK_GGUF_I64: {
-        unsigned n = prim_size(type);
+        unsigned n = wk_gguf_prim_size(type);
         if (rd_uint(r, n, "value", &raw) != 0)
             return -1;
-        unsigned shift = 64 - 8 * n; /* sign-extend */
-        v->i = (int64_t)(raw << shift) >> shift;
+        v->i = wk_sign_extend(raw, n);
         return 0;
     }
     case WK_GGUF_F32: {

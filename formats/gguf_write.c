@@ -68,12 +68,6 @@ static void put_str(wk_buf *b, const char *s)
     wk_buf_put(b, s, n);
 }
 
-static unsigned prim_size(uint32_t t)
-{
-    static const unsigned sz[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-    return t < sizeof sz / sizeof sz[0] ? sz[t] : 0;
-}
-
 static const char *out_path(const wk_gguf_writer *w)
 {
     return w->out.final_path;
@@ -131,7 +125,7 @@ static int set_scalar(wk_gguf_writer *w, const char *key, uint32_t type, const v
 {
     wk_buf b = {0};
     put_u32(&b, type);
-    wk_buf_put(&b, v, prim_size(type));
+    wk_buf_put(&b, v, wk_gguf_prim_size(type));
     return kv_put(w, key, type, &b, e);
 }
 
@@ -203,7 +197,7 @@ int wk_gguf_set_arr_str(wk_gguf_writer *w, const char *key, const char *const *v
 int wk_gguf_set_arr(wk_gguf_writer *w, const char *key, uint32_t elem_type, const void *data,
                     uint64_t n, wk_err *e)
 {
-    unsigned esz = prim_size(elem_type);
+    unsigned esz = wk_gguf_prim_size(elem_type);
     if (esz == 0)
         return wk_fail(e, "%s: key '%s': %s is not a primitive element type", out_path(w), key,
                        wk_gguf_type_name(elem_type));

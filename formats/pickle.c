@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
+
 /* ---- the machine ---- */
 
 typedef struct vm {
@@ -48,20 +50,12 @@ static int take(vm *m, uint64_t n, const uint8_t **p)
     return 0;
 }
 
-static uint64_t le(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static int take_uint(vm *m, int n, uint64_t *v)
+static int take_uint(vm *m, unsigned n, uint64_t *v)
 {
     const uint8_t *p = NULL;
-    if (take(m, (uint64_t)n, &p) != 0)
+    if (take(m, n, &p) != 0)
         return -1;
-    *v = le(p, n);
+    *v = wk_ld_le(p, n);
     return 0;
 }
 
@@ -220,15 +214,12 @@ static int long1_op(vm *m)
         v->s.ptr = (const char *)p;
         v->s.len = n;
     } else if (n > 0) {
-        uint64_t u = le(p, (int)n);
-        if (n < 8 && (p[n - 1] & 0x80))
-            u |= ~0ull << (8 * n);
-        v->i = (int64_t)u;
+        v->i = wk_sign_extend(wk_ld_le(p, (unsigned)n), (unsigned)n);
     }
     return push(m, v);
 }
 
-static int int_op(vm *m, int nbytes, bool is_signed)
+static int int_op(vm *m, unsigned nbytes, bool is_signed)
 {
     uint64_t u;
     if (take_uint(m, nbytes, &u) != 0)
@@ -236,7 +227,7 @@ static int int_op(vm *m, int nbytes, bool is_signed)
     wk_pval *v = node(m, WK_PV_INT);
     if (!v)
         return -1;
-    v->i = is_signed ? (int64_t)(int32_t)(uint32_t)u : (int64_t)u;
+    v->i = is_signed ? wk_sign_extend(u, nbytes) : (int64_t)u;
     return push(m, v);
 }
 

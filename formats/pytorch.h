@@ -30,7 +30,7 @@
 bool wk_pt_sniff(const unsigned char *magic, size_t got);
 /* One checkpoint file of any of the three containers. */
 int wk_pt_open_file(const char *path, const wk_open_opts *opts, wk_source **out, wk_err *e);
-/* pytorch_model.bin.index.json and the shards it names (beside it). */
+/* pytorch_model.bin.index.json and the shards it names (below its directory). */
 int wk_pt_open_index(const char *index_path, const wk_open_opts *opts, wk_source **out,
                      wk_err *e);
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
 #include "formats/pytorch.h"
 
 static const uint8_t torch_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
@@ -59,9 +60,7 @@ static int next_u64(cursor *c, uint64_t *v, wk_err *e)
     if (c->len - c->pos < 8)
         return wk_fail(e, "%s: %soffset %llu: truncated: expected an 8-byte count", c->f->path,
                        c->what, (unsigned long long)c->pos);
-    *v = 0;
-    for (int i = 7; i >= 0; i--)
-        *v = *v << 8 | c->base[c->pos + (unsigned)i];
+    *v = wk_ld_le(c->base + c->pos, 8);
     c->pos += 8;
     return 0;
 }
@@ -238,16 +237,13 @@ static int tar_storages(wk_pt_file *f, cursor *c, wk_err *e)
     return 0;
 }
 
-static int rd_i64(cursor *c, int64_t *v, int n, wk_err *e)
+static int rd_i64(cursor *c, int64_t *v, unsigned n, wk_err *e)
 {
-    if (c->len - c->pos < (uint64_t)n)
+    if (c->len - c->pos < n)
         return wk_fail(e, "%s: %soffset %llu: truncated tensor record", c->f->path, c->what,
                        (unsigned long long)c->pos);
-    uint64_t u = 0;
-    for (int i = n - 1; i >= 0; i--)
-        u = u << 8 | c->base[c->pos + (unsigned)i];
-    c->pos += (uint64_t)n;
-    *v = n == 4 ? (int64_t)(int32_t)(uint32_t)u : (int64_t)u;
+    *v = wk_sign_extend(wk_ld_le(c->base + c->pos, n), n);
+    c->pos += n;
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strutil.h"
 #include "formats/pickle.h"
 
 /* ---- arena ---- */
@@ -148,21 +149,10 @@ const char *wk_pk_escape(const char *s, size_t n, char *buf, size_t cap)
 
 bool wk_pk_name_ok(const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const uint8_t *p = (const uint8_t *)s;
     for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                   : (c & 0xf8) == 0xf0 ? 4 : 0;
-        if (len == 0 || len > n - i || c < 0x20 || c == 0x7f || (len == 2 && c < 0xc2))
-            return false;
-        uint32_t cp = len == 1 ? c : (uint32_t)(c & (0x7f >> len));
-        for (size_t j = 1; j < len; j++) {
-            if ((p[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[i + j] & 0x3f);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        unsigned len = p[i] < 0x20 || p[i] == 0x7f ? 0 : wk_utf8_seq_len(p + i, n - i);
+        if (len == 0)
             return false;
         i += len;
     }

@@ -23,6 +23,8 @@
 #include <zlib.h>
 
 #include "common/fileio.h"
+#include "common/le.h"
+#include "common/strutil.h"
 #include "formats/pytorch.h"
 
 typedef struct zentry {
@@ -40,14 +42,6 @@ struct wk_pt_zip {
     char root[256];
     size_t pickle;   /* entry index of data.pkl */
 };
-
-static uint64_t rd(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
 
 void wk_pt_zip_free(wk_pt_zip *z)
 {
@@ -76,22 +70,22 @@ static int find_cd(const wk_pt_file *f, uint64_t *cd_off, uint64_t *cd_size, uin
         }
     if (eocd == UINT64_MAX)
         return wk_fail(e, "%s: no zip end-of-central-directory record", f->path);
-    if (rd(m + eocd + 4, 2) != 0 || rd(m + eocd + 6, 2) != 0)
+    if (wk_ld_le(m + eocd + 4, 2) != 0 || wk_ld_le(m + eocd + 6, 2) != 0)
         return wk_fail(e, "%s: multi-disk zip archives are not supported", f->path);
-    *count = rd(m + eocd + 10, 2);
-    *cd_size = rd(m + eocd + 12, 4);
-    *cd_off = rd(m + eocd + 16, 4);
+    *count = wk_ld_le(m + eocd + 10, 2);
+    *cd_size = wk_ld_le(m + eocd + 12, 4);
+    *cd_off = wk_ld_le(m + eocd + 16, 4);
     if (*count == 0xFFFF || *cd_size == 0xFFFFFFFF || *cd_off == 0xFFFFFFFF) {
         if (eocd < 20 || memcmp(m + eocd - 20, "PK\x06\x07", 4) != 0)
             return wk_fail(e, "%s offset %llu: zip64 locator missing", f->path,
                            (unsigned long long)eocd);
-        uint64_t z64 = rd(m + eocd - 20 + 8, 8);
+        uint64_t z64 = wk_ld_le(m + eocd - 20 + 8, 8);
         if (size < 56 || z64 > size - 56 || memcmp(m + z64, "PK\x06\x06", 4) != 0)
             return wk_fail(e, "%s offset %llu: bad zip64 end-of-central-directory record",
                            f->path, (unsigned long long)z64);
-        *count = rd(m + z64 + 32, 8);
-        *cd_size = rd(m + z64 + 40, 8);
-        *cd_off = rd(m + z64 + 48, 8);
+        *count = wk_ld_le(m + z64 + 32, 8);
+        *cd_size = wk_ld_le(m + z64 + 40, 8);
+        *cd_off = wk_ld_le(m + z64 + 48, 8);
     }
     uint64_t end;
     if (wk_add_u64(*cd_off, *cd_size, &end) != 0 || end > size)
@@ -104,29 +98,20 @@ static int find_cd(const wk_pt_file *f, uint64_t *cd_off, uint64_t *cd_size, uin
     return 0;
 }
 
+/* A relative path that stays inside the archive, in printable ASCII. */
 static bool name_safe(const char *n)
 {
-    if (!n[0] || n[0] == '/' || strchr(n, '\\'))
-        return false;
-    for (const char *p = n; *p; p++)
-        if (*p < 0x20 || *p > 0x7e)
+    for (const unsigned char *p = (const unsigned char *)n; *p; p++)
+        if (*p > 0x7e)
             return false;
-    for (const char *p = n;;) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (len == 2 && p[0] == '.' && p[1] == '.')
-            return false;
-        if (!slash)
-            return true;
-        p = slash + 1;
-    }
+    return wk_rel_path_safe(n);
 }
 
 /* The zip64 extra field (id 1) replaces the 32-bit fields that read 0xFFFFFFFF. */
 static int zip64_extra(const uint8_t *x, uint64_t xlen, zentry *z)
 {
     for (uint64_t p = 0; p + 4 <= xlen;) {
-        uint64_t id = rd(x + p, 2), len = rd(x + p + 2, 2);
+        uint64_t id = wk_ld_le(x + p, 2), len = wk_ld_le(x + p + 2, 2);
         if (p + 4 + len > xlen)
             return -1;
         if (id == 1) {
@@ -136,7 +121,7 @@ static int zip64_extra(const uint8_t *x, uint64_t xlen, zentry *z)
                 if (*fields[i] == 0xFFFFFFFF) {
                     if (q + 8 > p + 4 + len)
                         return -1;
-                    *fields[i] = rd(x + q, 8);
+                    *fields[i] = wk_ld_le(x + q, 8);
                     q += 8;
                 }
         }
@@ -152,16 +137,17 @@ static int parse_entry(const wk_pt_file *f, uint64_t *pos, uint64_t cd_end, zent
     if (cd_end - p < 46 || memcmp(m + p, "PK\x01\x02", 4) != 0)
         return wk_fail(e, "%s offset %llu: expected a zip central directory entry", f->path,
                        (unsigned long long)p);
-    uint64_t nlen = rd(m + p + 28, 2), xlen = rd(m + p + 30, 2), clen = rd(m + p + 32, 2);
+    uint64_t nlen = wk_ld_le(m + p + 28, 2), xlen = wk_ld_le(m + p + 30, 2),
+             clen = wk_ld_le(m + p + 32, 2);
     if (cd_end - p - 46 < nlen + xlen + clen)
         return wk_fail(e, "%s offset %llu: zip entry overruns the central directory", f->path,
                        (unsigned long long)p);
-    z->flags = (uint16_t)rd(m + p + 8, 2);
-    z->method = (uint16_t)rd(m + p + 10, 2);
-    z->crc = (uint32_t)rd(m + p + 16, 4);
-    z->csize = rd(m + p + 20, 4);
-    z->usize = rd(m + p + 24, 4);
-    z->local = rd(m + p + 42, 4);
+    z->flags = (uint16_t)wk_ld_le(m + p + 8, 2);
+    z->method = (uint16_t)wk_ld_le(m + p + 10, 2);
+    z->crc = (uint32_t)wk_ld_le(m + p + 16, 4);
+    z->csize = wk_ld_le(m + p + 20, 4);
+    z->usize = wk_ld_le(m + p + 24, 4);
+    z->local = wk_ld_le(m + p + 42, 4);
     z->name = strndup((const char *)m + p + 46, nlen);
     if (!z->name)
         return wk_fail(e, "%s: out of memory", f->path);
@@ -181,7 +167,7 @@ static int parse_entry(const wk_pt_file *f, uint64_t *pos, uint64_t cd_end, zent
     if (l > f->map.size || f->map.size - l < 30 || memcmp(m + l, "PK\x03\x04", 4) != 0)
         return wk_fail(e, "%s offset %llu: no zip local header for entry '%s'", f->path,
                        (unsigned long long)l, z->name);
-    uint64_t lnlen = rd(m + l + 26, 2), lxlen = rd(m + l + 28, 2);
+    uint64_t lnlen = wk_ld_le(m + l + 26, 2), lxlen = wk_ld_le(m + l + 28, 2);
     if (lnlen != nlen || f->map.size - l - 30 < lnlen + lxlen ||
         memcmp(m + l + 30, z->name, nlen) != 0)
         return wk_fail(e, "%s offset %llu: zip local header does not match entry '%s'", f->path,

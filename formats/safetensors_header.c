@@ -19,50 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
+#include "common/strutil.h"
 #include "formats/safetensors.h"
 
 typedef struct st_entry {
     wk_tensor t;
     uint64_t begin, end;
 } st_entry;
-
-int wk_st_utf8_valid(const uint8_t *p, size_t n, size_t *bad)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        size_t len;
-        uint32_t cp, min;
-        if (c == 0)
-            goto fail;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            goto fail;
-        }
-        if (n - i < len)
-            goto fail;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                goto fail;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            goto fail;
-        i += len;
-    }
-    return 1;
-fail:
-    *bad = i;
-    return 0;
-}
 
 static const char *json_kind(const cJSON *v)
 {
@@ -100,11 +64,6 @@ static void describe(const cJSON *v, char *buf, size_t len)
         snprintf(buf, len, "%s", json_kind(v));
 }
 
-static int cmp_cstr(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Keys of one JSON object must be unique; `where` names the object in the message. */
 static int check_unique_keys(const char *path, const cJSON *obj, const char *where, wk_err *e)
 {
@@ -119,21 +78,16 @@ static int check_unique_keys(const char *path, const cJSON *obj, const char *whe
     size_t k = 0;
     for (const cJSON *c = obj->child; c; c = c->next)
         keys[k++] = c->string;
-    qsort(keys, n, sizeof *keys, cmp_cstr);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(keys[i - 1], keys[i]) == 0) {
-            int rc = wk_fail(e, "%s: %s has the key '%s' twice", path, where, keys[i]);
-            free(keys);
-            return rc;
-        }
+    const char *dup = wk_find_duplicate(keys, n);
+    int rc = dup ? wk_fail(e, "%s: %s has the key '%s' twice", path, where, dup) : 0;
     free(keys);
-    return 0;
+    return rc;
 }
 
 static int parse_json(const char *path, const wk_map *m, uint64_t n, cJSON **root, wk_err *e)
 {
     size_t bad;
-    if (!wk_st_utf8_valid(m->data + 8, (size_t)n, &bad))
+    if (!wk_utf8_valid(m->data + 8, (size_t)n, &bad))
         return wk_fail(e, "%s: header byte at file offset %llu is %s; the header must be UTF-8 "
                           "JSON", path, (unsigned long long)(8 + bad),
                        m->data[8 + bad] ? "not valid UTF-8" : "a NUL byte");
@@ -386,9 +340,7 @@ int wk_st_file_open(wk_st_file *f, const char *path, wk_err *e)
                    "length", path, (unsigned long long)m->size);
         goto fail;
     }
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = (n << 8) | m->data[i];
+    uint64_t n = wk_ld_le(m->data, 8);
     if (n > WK_ST_MAX_HEADER) {
         wk_fail(e, "%s: header length %llu (file offset 0) is over the %llu-byte limit", path,
                 (unsigned long long)n, WK_ST_MAX_HEADER);

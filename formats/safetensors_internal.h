@@ -2,7 +2,7 @@
  *
  * safetensors_header.c validates one file into a wk_st_file; safetensors_read.c turns
  * validated files into a wk_source; safetensors_index.c resolves a sharded index into
- * files; safetensors_write.c reuses the UTF-8 check for the names it writes. */
+ * files. */
 #ifndef WK_FORMATS_SAFETENSORS_INTERNAL_H
 #define WK_FORMATS_SAFETENSORS_INTERNAL_H
 
@@ -32,14 +32,10 @@ typedef struct wk_st_file {
 int wk_st_file_open(wk_st_file *f, const char *path, wk_err *e);
 void wk_st_file_close(wk_st_file *f);
 
-/* Builds one source over n validated files, in the order given, checking that tensor
- * names are unique across them. Always takes over (or frees) the contents of files[];
- * the caller frees only the array itself. */
+/* Builds one source over n validated files, in the order given; the caller has made sure
+ * tensor names are unique across them. Always takes over (or frees) the contents of
+ * files[]; the caller frees only the array itself. */
 int wk_st_source_build(wk_st_file *files, size_t n, const char *path, wk_source **out,
                        wk_err *e);
-
-/* 1 when p[0..n) is valid UTF-8 without NUL bytes; otherwise 0 and *bad is the offset
- * of the first offending byte. */
-int wk_st_utf8_valid(const uint8_t *p, size_t n, size_t *bad);
 
 #endif

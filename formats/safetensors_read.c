@@ -2,7 +2,8 @@
  *
  * Each file is mapped and validated by safetensors_header.c before anything here runs;
  * this file joins one or more validated files into a source. Tensor names must be unique
- * across all files. Tensors are listed in file order, then offset order. read is
+ * across all files (checked here for a list of files; an index checks it through its
+ * weight_map). Tensors are listed in file order, then offset order. read is
  * thread-safe and zero-copy: a view points straight into the map -- unless the tensor's
  * bytes are not aligned to its element size there (files written without the reference's
  * alignment-first ordering), when the view is an aligned heap copy instead, so readers may
@@ -62,10 +63,14 @@ static int cmp_name_ref(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-static int check_unique_names(const wk_st_file *files, size_t n, size_t total, wk_err *e)
+/* Tensor names are unique across files (within one file the header check saw to it). */
+static int check_unique_names(const wk_st_file *files, size_t n, wk_err *e)
 {
     if (n < 2)
-        return 0; /* within one file the header check already saw to it */
+        return 0;
+    size_t total = 0;
+    for (size_t f = 0; f < n; f++)
+        total += files[f].n_tensors;
     name_ref *r = malloc((total ? total : 1) * sizeof *r);
     if (!r)
         return wk_fail(e, "%s: out of memory for %zu tensor names", files[0].map.path, total);
@@ -141,10 +146,6 @@ int wk_st_source_build(wk_st_file *files, size_t n, const char *path, wk_source 
     size_t total = 0;
     for (size_t f = 0; f < n; f++)
         total += files[f].n_tensors;
-    if (check_unique_names(files, n, total, e) != 0) {
-        close_files(files, n);
-        return -1;
-    }
     wk_source *s = wk_source_new("safetensors", path);
     st_impl *im = calloc(1, sizeof *im);
     if (s) {
@@ -216,7 +217,11 @@ int wk_st_open_files(const char *const *paths, size_t n, wk_source **out, wk_err
             return -1;
         }
     }
-    int rc = wk_st_source_build(files, n, paths[0], out, e);
+    int rc = -1;
+    if (check_unique_names(files, n, e) != 0)
+        close_files(files, n);
+    else
+        rc = wk_st_source_build(files, n, paths[0], out, e);
     free(files);
     return rc;
 }

@@ -18,6 +18,7 @@
 
 #include "common/bytebuf.h"
 #include "common/fileio.h"
+#include "common/strutil.h"
 #include "formats/safetensors_internal.h"
 
 typedef struct st_decl {
@@ -60,7 +61,7 @@ static void sb_json_string(wk_buf *b, const char *s)
 static int check_text(const wk_st_writer *w, const char *what, const char *s, wk_err *e)
 {
     size_t bad;
-    if (!wk_st_utf8_valid((const uint8_t *)s, strlen(s), &bad))
+    if (!wk_utf8_valid((const uint8_t *)s, strlen(s), &bad))
         return wk_fail(e, "%s: %s '%s' is not valid UTF-8 (byte %zu)", w->out.final_path, what,
                        s, bad);
     return 0;
@@ -150,21 +151,6 @@ int wk_st_writer_add_tensor(wk_st_writer *w, const char *name, wk_dtype dtype, u
     return 0;
 }
 
-static int cmp_cstr(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The first name that appears twice, or NULL. `names` is sorted in place. */
-static const char *find_duplicate(const char **names, size_t n)
-{
-    qsort(names, n, sizeof *names, cmp_cstr);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(names[i - 1], names[i]) == 0)
-            return names[i];
-    return NULL;
-}
-
 static int check_unique(const wk_st_writer *w, wk_err *e)
 {
     size_t n = w->n_tensors > w->n_meta ? w->n_tensors : w->n_meta;
@@ -173,11 +159,11 @@ static int check_unique(const wk_st_writer *w, wk_err *e)
         return wk_fail(e, "%s: out of memory", w->out.final_path);
     for (size_t i = 0; i < w->n_tensors; i++)
         names[i] = w->tensors[i].name;
-    const char *dup = find_duplicate(names, w->n_tensors);
+    const char *dup = wk_find_duplicate(names, w->n_tensors);
     int rc = dup ? wk_fail(e, "%s: tensor '%s' declared twice", w->out.final_path, dup) : 0;
     for (size_t i = 0; rc == 0 && i < w->n_meta; i++)
         names[i] = w->meta[i].key;
-    dup = rc == 0 ? find_duplicate(names, w->n_meta) : NULL;
+    dup = rc == 0 ? wk_find_duplicate(names, w->n_meta) : NULL;
     if (dup)
         rc = wk_fail(e, "%s: metadata key '%s' added twice", w->out.final_path, dup);
     free(names);

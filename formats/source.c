@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/fileio.h"
+#include "common/strutil.h"
 #include "formats/gguf.h"
 #include "formats/pytorch.h"
 #include "formats/safetensors.h"
@@ -140,17 +141,6 @@ void wk_source_close(wk_source *s)
         s->ops->close(s);
 }
 
-static int has_suffix(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Every "*.safetensors" in dir, sorted; *n = 0 when none. */
 static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)
 {
@@ -163,7 +153,7 @@ static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)
     int rc = 0;
     struct dirent *de;
     while (rc == 0 && (de = readdir(d)) != NULL) {
-        if (!has_suffix(de->d_name, ".safetensors"))
+        if (!wk_has_suffix(de->d_name, ".safetensors"))
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
@@ -189,7 +179,7 @@ static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)
         return -1;
     }
     if (*n)
-        qsort(*out, *n, sizeof **out, cmp_str);
+        qsort(*out, *n, sizeof **out, wk_cmp_cstr);
     return 0;
 }
 
@@ -292,16 +282,16 @@ int wk_source_open(const char *path, const wk_open_opts *opts, wk_source **out, 
         return -1;
     if (got >= 4 && memcmp(magic, "GGUF", 4) == 0)
         return wk_gguf_open_source(path, out, e);
-    if (has_suffix(path, ".safetensors"))
+    if (wk_has_suffix(path, ".safetensors"))
         return wk_st_open_file(path, out, e);
-    if (has_suffix(path, ".gguf"))
+    if (wk_has_suffix(path, ".gguf"))
         return wk_gguf_open_source(path, out, e); /* reports the bad magic */
-    if (has_suffix(path, ".json") && strstr(path, "safetensors.index"))
+    if (wk_has_suffix(path, ".json") && strstr(path, "safetensors.index"))
         return wk_st_open_index(path, out, e);
-    if (has_suffix(path, ".json") && strstr(path, ".bin.index"))
+    if (wk_has_suffix(path, ".json") && strstr(path, ".bin.index"))
         return wk_pt_open_index(path, opts, out, e);
-    if (wk_pt_sniff(magic, got) || has_suffix(path, ".bin") || has_suffix(path, ".pt") ||
-        has_suffix(path, ".pth"))
+    if (wk_pt_sniff(magic, got) || wk_has_suffix(path, ".bin") || wk_has_suffix(path, ".pt") ||
+        wk_has_suffix(path, ".pth"))
         return wk_pt_open_file(path, opts, out, e);
     return wk_fail(e, "%s: unrecognised model file (expected a model directory, .safetensors, "
                       ".gguf or a PyTorch checkpoint)", path);

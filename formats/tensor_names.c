@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "common/strutil.h"
+
 #define SEG_MAX 64 /* longer segments never match a keyword */
 
 static const char *const category_names[WK_CAT_COUNT] = {
@@ -30,12 +32,6 @@ static const char *const category_names[WK_CAT_COUNT] = {
 const char *wk_category_name(wk_category c)
 {
     return (unsigned)c < WK_CAT_COUNT ? category_names[c] : "other";
-}
-
-static bool ends_with(const char *s, size_t n, const char *suffix)
-{
-    size_t k = strlen(suffix);
-    return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
 static bool starts_with(const char *s, const char *prefix)
@@ -143,7 +139,7 @@ wk_category wk_tensor_category(const char *name, int *layer)
     }
     if (layer)
         *layer = found_layer;
-    if (ends_with(name, strlen(name), ".bias"))
+    if (wk_has_suffix(name, ".bias"))
         return WK_CAT_BIAS;
     if (any_norm)
         return WK_CAT_NORM;
