@@ -328,29 +328,34 @@ static wk_conv_tensor *add_layer(wk_conv_plan *p, uint32_t i, const char *hf, co
     return wk_conv_plan_add(p, hn, gn, n_dims, d0, d1, e);
 }
 
+/* Adds a q or k tensor, which HF stores permuted for rotate-half RoPE: the converter undoes
+ * that per head. The flag is set at once: a later add may move the plan's array. */
+static bool add_roped(wk_conv_plan *p, uint32_t i, const char *hf, const char *gguf,
+                      uint32_t n_dims, uint64_t d0, uint64_t d1, uint32_t heads, wk_err *e)
+{
+    wk_conv_tensor *t = add_layer(p, i, hf, gguf, n_dims, d0, d1, e);
+    if (t)
+        t->unpermute_heads = heads;
+    return t != NULL;
+}
+
 static int plan_layer(const wk_llama_hparams *hp, uint32_t i, wk_conv_plan *p, wk_err *e)
 {
     uint64_t d = hp->n_embd, ff = hp->n_ff;
     uint64_t nq = (uint64_t)hp->n_head * hp->head_dim, nkv = (uint64_t)hp->n_head_kv * hp->head_dim;
-    wk_conv_tensor *q, *k;
+    uint32_t hq = hp->n_head, hk = hp->n_head_kv;
     if (!add_layer(p, i, "input_layernorm.weight", "attn_norm.weight", 1, d, 0, e) ||
-        !(q = add_layer(p, i, "self_attn.q_proj.weight", "attn_q.weight", 2, nq, d, e)) ||
-        !(k = add_layer(p, i, "self_attn.k_proj.weight", "attn_k.weight", 2, nkv, d, e)))
-        return -1;
-    q->unpermute_heads = hp->n_head;
-    k->unpermute_heads = hp->n_head_kv;
-    if (!add_layer(p, i, "self_attn.v_proj.weight", "attn_v.weight", 2, nkv, d, e) ||
+        !add_roped(p, i, "self_attn.q_proj.weight", "attn_q.weight", 2, nq, d, hq, e) ||
+        !add_roped(p, i, "self_attn.k_proj.weight", "attn_k.weight", 2, nkv, d, hk, e) ||
+        !add_layer(p, i, "self_attn.v_proj.weight", "attn_v.weight", 2, nkv, d, e) ||
         !add_layer(p, i, "self_attn.o_proj.weight", "attn_output.weight", 2, d, nq, e))
         return -1;
-    if (hp->attention_bias) {
-        if (!(q = add_layer(p, i, "self_attn.q_proj.bias", "attn_q.bias", 1, nq, 0, e)) ||
-            !(k = add_layer(p, i, "self_attn.k_proj.bias", "attn_k.bias", 1, nkv, 0, e)) ||
-            !add_layer(p, i, "self_attn.v_proj.bias", "attn_v.bias", 1, nkv, 0, e) ||
-            !add_layer(p, i, "self_attn.o_proj.bias", "attn_output.bias", 1, d, 0, e))
-            return -1;
-        q->unpermute_heads = hp->n_head;
-        k->unpermute_heads = hp->n_head_kv;
-    }
+    if (hp->attention_bias &&
+        (!add_roped(p, i, "self_attn.q_proj.bias", "attn_q.bias", 1, nq, 0, hq, e) ||
+         !add_roped(p, i, "self_attn.k_proj.bias", "attn_k.bias", 1, nkv, 0, hk, e) ||
+         !add_layer(p, i, "self_attn.v_proj.bias", "attn_v.bias", 1, nkv, 0, e) ||
+         !add_layer(p, i, "self_attn.o_proj.bias", "attn_output.bias", 1, d, 0, e)))
+        return -1;
     if (!add_layer(p, i, "post_attention_layernorm.weight", "ffn_norm.weight", 1, d, 0, e) ||
         !add_layer(p, i, "mlp.gate_proj.weight", "ffn_gate.weight", 2, ff, d, e) ||
         !add_layer(p, i, "mlp.up_proj.weight", "ffn_up.weight", 2, ff, d, e) ||

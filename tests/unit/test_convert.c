@@ -293,6 +293,41 @@ Test(convert, llama_tensor_plan)
     wk_hf_config_free(c);
 }
 
+/* Deep models make the plan's array grow between the adds of one layer (found by
+ * fuzz_hf_config): every q and k of every layer must still be marked for un-permutation. */
+Test(convert, every_layer_qk_is_unpermuted_in_deep_models)
+{
+    static const char *const extra[] = {
+        ", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, "
+        "\"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, "
+        "\"original_max_position_embeddings\": 32}",
+        ", \"attention_bias\": true",
+    };
+    for (size_t x = 0; x < 2; x++) {
+        char json[1024];
+        snprintf(json, sizeof json,
+                 "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 32, "
+                 "\"max_position_embeddings\": 64, \"hidden_size\": 16, "
+                 "\"num_hidden_layers\": 200, \"intermediate_size\": 16, "
+                 "\"num_attention_heads\": 2, \"rms_norm_eps\": 1e-5%s}", extra[x]);
+        wk_hf_config *c = cv_config(json);
+        wk_conv_plan p = {0};
+        void *hp = NULL;
+        wk_err e;
+        cr_assert_eq(wk_arch_llama.plan(c, &hp, &p, &e), 0, "%s", e.msg);
+        size_t marked = 0;
+        for (size_t j = 0; j < p.n; j++) {
+            bool qk = strstr(p.t[j].gguf_name, "attn_q.") || strstr(p.t[j].gguf_name, "attn_k.");
+            cr_assert_eq(p.t[j].unpermute_heads != 0, qk, "%s", p.t[j].gguf_name);
+            marked += qk;
+        }
+        cr_assert_eq(marked, x == 0 ? 2 * 200 : 4 * 200);
+        wk_conv_plan_free(&p);
+        free(hp);
+        wk_hf_config_free(c);
+    }
+}
+
 Test(convert, unsupported_architecture_lists_the_supported)
 {
     wk_hf_config *c = cv_config("{\"architectures\": [\"GPT2LMHeadModel\"]}");
