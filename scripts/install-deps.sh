@@ -34,6 +34,12 @@ fi
 
 # node-llama-cpp, slim: the linux-x64 prebuilt addon only, no install scripts, no downloads
 # besides the npm registry (see ../shared/docs/oracles.md).
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "install-deps: Node.js $(node --version 2>/dev/null || echo missing) is older than the 20" \
+       "node-llama-cpp needs: the llama.cpp cross-checks will be skipped (install Node.js 20+)" >&2
+  exit 0
+fi
 if [ ! -f tests/node/node_modules/node-llama-cpp/package.json ] ||
    [ ! -d tests/node/node_modules/@node-llama-cpp/linux-x64 ]; then
   echo "install-deps: installing node-llama-cpp 3.21.1 for the llama.cpp cross-checks"
