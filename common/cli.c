@@ -29,6 +29,14 @@ int wk_cli_usage_error(const wk_tool *t, const char *fmt, ...)
     return WK_EXIT_USAGE;
 }
 
+int wk_cli_option_error(const wk_tool *t, int getopt_ret, char *const *argv, int optind_now)
+{
+    const char *opt = optind_now > 0 ? argv[optind_now - 1] : "?";
+    if (getopt_ret == ':')
+        return wk_cli_usage_error(t, "option '%s' needs a value", opt);
+    return wk_cli_usage_error(t, "unknown option '%s'", opt);
+}
+
 int wk_cli_error(const wk_tool *t, const wk_err *e)
 {
     fprintf(stderr, "%s: error: %s\n", t->name, e->msg);

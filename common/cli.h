@@ -19,6 +19,10 @@ int wk_cli_help(const wk_tool *t);
 int wk_cli_version(const wk_tool *t);
 /* Prints "<name>: <message>" and a hint to use --help to stderr; returns WK_EXIT_USAGE. */
 int wk_cli_usage_error(const wk_tool *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For getopt_long run with an optstring starting with ':' and opterr = 0: when it returned
+ * ':' (an option without its value) or '?' (an unknown option), prints which, with the help
+ * hint; returns WK_EXIT_USAGE. */
+int wk_cli_option_error(const wk_tool *t, int getopt_ret, char *const *argv, int optind_now);
 /* Prints "<name>: error: <e->msg>" to stderr; returns WK_EXIT_BAD_INPUT. */
 int wk_cli_error(const wk_tool *t, const wk_err *e);
 /* Prints "<name>: warning: ..." to stderr. */

@@ -1,9 +1,17 @@
-/* mmap input, buffered temp-file output with atomic rename, small-file reads. */
+/* mmap input, buffered temp-file output with atomic rename, small-file reads.
+ *
+ * Inputs are opened with O_NONBLOCK and must be regular files, so a FIFO or device named as
+ * a model is refused instead of blocking. Output goes to a temporary file beside the final
+ * name (through a symbolic link, beside its target); an existing final name that is not a
+ * regular file is never replaced. While a temporary file exists, SIGINT, SIGTERM and SIGHUP
+ * remove it before the process dies with the same signal. */
 #define _GNU_SOURCE
 #include "common/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +24,7 @@
 int wk_map_open(wk_map *m, const char *path, wk_err *e)
 {
     memset(m, 0, sizeof *m);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -61,15 +69,84 @@ void wk_map_drop(const void *p, uint64_t n)
         madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
+/* Temporary files to remove if a signal ends the process (one per open wk_outfile). */
+#define WK_PENDING_MAX 8
+static char *volatile pending[WK_PENDING_MAX];
+
+static void remove_pending_and_die(int sig)
+{
+    for (int i = 0; i < WK_PENDING_MAX; i++) {
+        char *p = pending[i];
+        if (p)
+            unlink(p); /* async-signal-safe */
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void pending_set(const char *old, char *path)
+{
+    static int installed;
+    if (!installed) {
+        installed = 1;
+        static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+            struct sigaction cur;
+            if (sigaction(sigs[i], NULL, &cur) == 0 && cur.sa_handler == SIG_DFL) {
+                struct sigaction sa = {0};
+                sa.sa_handler = remove_pending_and_die;
+                sigemptyset(&sa.sa_mask);
+                sigaction(sigs[i], &sa, NULL);
+            }
+        }
+    }
+    for (int i = 0; i < WK_PENDING_MAX; i++)
+        if (pending[i] == old) {
+            pending[i] = path;
+            return;
+        }
+}
+
+/* The name to write: path itself, or the file a symbolic link at path points to. Fails
+ * when path exists and is not a regular file. */
+static int resolve_output(const char *path, char **out, wk_err *e)
+{
+    struct stat st;
+    *out = NULL;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT)
+            return wk_fail(e, "%s: cannot check the output: %s", path, strerror(errno));
+        *out = strdup(path);
+    } else if (S_ISLNK(st.st_mode)) {
+        char *target = realpath(path, NULL);
+        if (!target)
+            return wk_fail(e, "%s: the output is a symbolic link that cannot be followed: %s",
+                           path, strerror(errno));
+        if (stat(target, &st) != 0 || !S_ISREG(st.st_mode)) {
+            free(target);
+            return wk_fail(e, "%s: the output is a link to something that is not a regular "
+                              "file; refusing to replace it", path);
+        }
+        *out = target;
+    } else if (!S_ISREG(st.st_mode)) {
+        return wk_fail(e, "%s: exists and is not a regular file (%s); refusing to replace it",
+                       path, S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
+    } else {
+        *out = strdup(path);
+    }
+    return *out ? 0 : wk_fail(e, "%s: out of memory", path);
+}
+
 int wk_out_open(wk_outfile *o, const char *path, wk_err *e)
 {
     memset(o, 0, sizeof *o);
     o->fd = -1;
-    size_t n = strlen(path);
-    o->final_path = strdup(path);
+    if (resolve_output(path, &o->final_path, e) != 0)
+        return -1;
+    size_t n = strlen(o->final_path);
     o->tmp_path = malloc(n + 16);
     o->buf = malloc(WK_OUT_BUF);
-    if (!o->final_path || !o->tmp_path || !o->buf) {
+    if (!o->tmp_path || !o->buf) {
         free(o->final_path);
         free(o->tmp_path);
         free(o->buf);
@@ -77,7 +154,7 @@ int wk_out_open(wk_outfile *o, const char *path, wk_err *e)
         o->fd = -1;
         return wk_fail(e, "%s: out of memory", path);
     }
-    snprintf(o->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
+    snprintf(o->tmp_path, n + 16, "%s.tmp.XXXXXX", o->final_path);
     o->fd = mkostemp(o->tmp_path, O_CLOEXEC);
     if (o->fd < 0) {
         int err = errno;
@@ -86,6 +163,7 @@ int wk_out_open(wk_outfile *o, const char *path, wk_err *e)
         wk_out_abort(o);
         return wk_fail(e, "%s: cannot create temporary output: %s", path, strerror(err));
     }
+    pending_set(NULL, o->tmp_path);
     fchmod(o->fd, 0644);
     return 0;
 }
@@ -177,6 +255,7 @@ int wk_out_commit(wk_outfile *o, wk_err *e)
     if (rename(o->tmp_path, o->final_path) != 0)
         return wk_fail(e, "%s: cannot rename temporary output into place: %s", o->final_path,
                        strerror(errno));
+    pending_set(o->tmp_path, NULL);
     free(o->tmp_path);
     o->tmp_path = NULL;
     wk_out_abort(o); /* frees the rest; nothing left to unlink */
@@ -188,8 +267,10 @@ void wk_out_abort(wk_outfile *o)
     if (o->fd >= 0)
         close(o->fd);
     o->fd = -1;
-    if (o->tmp_path)
+    if (o->tmp_path) {
         unlink(o->tmp_path);
+        pending_set(o->tmp_path, NULL);
+    }
     free(o->tmp_path);
     free(o->final_path);
     free(o->buf);
@@ -201,9 +282,19 @@ void wk_out_abort(wk_outfile *o)
 int wk_read_small_file(const char *path, size_t max_size, char **out, size_t *out_len, wk_err *e)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
         return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return wk_fail(e, "%s: not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    }
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
@@ -263,6 +354,14 @@ int wk_is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int wk_optional_file(const char *path, wk_err *e)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? 0 : wk_fail(e, "%s: %s", path, strerror(errno));
+    return S_ISREG(st.st_mode) ? 1 : wk_fail(e, "%s: not a regular file", path);
 }
 
 int wk_file_exists(const char *path)

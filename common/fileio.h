@@ -54,5 +54,9 @@ int wk_read_small_file(const char *path, size_t max_size, char **out, size_t *ou
 char *wk_path_join(const char *dir, const char *name);
 int wk_is_dir(const char *path);
 int wk_file_exists(const char *path);
+/* For files a model directory may or may not hold: 1 when path is a regular file, 0 when
+ * nothing is there, -1 (with a message) when something else is there or it cannot be
+ * checked, so a directory or FIFO named config.json is an error, not an absent file. */
+int wk_optional_file(const char *path, wk_err *e);
 
 #endif

@@ -12,11 +12,14 @@
 #define _GNU_SOURCE
 #include "formats/convert.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/fileio.h"
 #include "formats/arch_llama.h"
@@ -337,13 +340,41 @@ static int write_gguf(const char *dir, const char *out_path, const wk_convert_op
     return wk_gguf_writer_finish(w, e);
 }
 
+/* Refuses an output that is one of the model directory's own files (a weight shard, the
+ * tokenizer): writing it would destroy the input. */
+static int check_output_is_not_an_input(const char *dir, const char *out_path, wk_err *e)
+{
+    struct stat out;
+    if (stat(out_path, &out) != 0)
+        return 0; /* does not exist yet */
+    DIR *d = opendir(dir);
+    if (!d)
+        return wk_fail(e, "%s: cannot open directory: %s", dir, strerror(errno));
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        struct stat in;
+        if (fstatat(dirfd(d), de->d_name, &in, 0) == 0 && in.st_dev == out.st_dev &&
+            in.st_ino == out.st_ino)
+            rc = wk_fail(e, "%s: is %s/%s, a file of the model being converted; choose another "
+                            "output name", out_path, dir, de->d_name);
+    }
+    closedir(d);
+    return rc;
+}
+
 int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *o, wk_err *e)
 {
-    if (!wk_is_dir(dir))
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return wk_fail(e, "%s: cannot open: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
         return wk_fail(e, "%s: not a directory (expected a Hugging Face model directory)", dir);
     if (wk_is_dir(out_path))
         return wk_fail(e, "%s: is a directory (expected the name of the GGUF file to write)",
                        out_path);
+    if (check_output_is_not_an_input(dir, out_path, e) != 0)
+        return -1;
     wk_hf_config *cfg;
     int rc = wk_hf_config_load(dir, &cfg, e);
     if (rc == 1)

@@ -16,9 +16,10 @@ int wk_hf_config_load(const char *dir, wk_hf_config **out, wk_err *e)
     char *path = wk_path_join(dir, "config.json");
     if (!path)
         return wk_fail(e, "%s: out of memory", dir);
-    if (!wk_file_exists(path)) {
+    int kind = wk_optional_file(path, e);
+    if (kind <= 0) {
         free(path);
-        return 1;
+        return kind == 0 ? 1 : -1;
     }
     char *text;
     if (wk_read_small_file(path, WK_CONFIG_MAX_BYTES, &text, NULL, e) != 0) {

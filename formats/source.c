@@ -3,9 +3,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 #include "common/strutil.h"
@@ -228,7 +231,8 @@ static int try_candidate(const char *dir, size_t c, const wk_open_opts *opts, wk
     char *p = wk_path_join(dir, DIR_CANDIDATES[c].name);
     if (!p)
         return wk_fail(e, "%s: out of memory", dir);
-    int rc = wk_file_exists(p) ? DIR_CANDIDATES[c].open(p, opts, out, e) : 1;
+    int kind = wk_optional_file(p, e);
+    int rc = kind < 0 ? -1 : kind == 0 ? 1 : DIR_CANDIDATES[c].open(p, opts, out, e);
     free(p);
     return rc;
 }
@@ -260,38 +264,68 @@ static int open_model_dir(const char *dir, const wk_open_opts *opts, wk_source *
                       "pytorch_model.bin)", dir);
 }
 
-/* Reads the first bytes of a file to tell formats apart. */
+/* Reads the first bytes of a file to tell formats apart (a FIFO or device is refused,
+ * never waited on). */
 static int sniff(const char *path, unsigned char *buf, size_t len, size_t *got, wk_err *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
         return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
-    *got = fread(buf, 1, len, f);
-    fclose(f);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return wk_fail(e, "%s: not a regular file", path);
+    }
+    ssize_t n = pread(fd, buf, len, 0);
+    close(fd);
+    if (n < 0)
+        return wk_fail(e, "%s: cannot read: %s", path, strerror(errno));
+    *got = (size_t)n;
     return 0;
 }
 
+static int open_any(const char *path, const wk_open_opts *opts, wk_source **out, wk_err *e);
+
 int wk_source_open(const char *path, const wk_open_opts *opts, wk_source **out, wk_err *e)
+{
+    if (open_any(path, opts, out, e) != 0)
+        return -1;
+    if (opts && opts->state_dict_key && strcmp((*out)->format, "pytorch") != 0) {
+        int rc = wk_fail(e, "%s: a state-dict key ('%s') applies to PyTorch checkpoints, and "
+                            "this is a %s model", path, opts->state_dict_key, (*out)->format);
+        wk_source_close(*out);
+        *out = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+/* Chooses the reader: a directory; the file's content (GGUF magic, a zip or pickle from
+ * torch.save); the names of the sharded-index files; a u64 length followed by '{'
+ * (safetensors); then the file's extension, so a misnamed file still opens and a damaged
+ * one gets its own format's message. */
+static int open_any(const char *path, const wk_open_opts *opts, wk_source **out, wk_err *e)
 {
     *out = NULL;
     if (wk_is_dir(path))
         return open_model_dir(path, opts, out, e);
-    unsigned char magic[8] = {0};
+    unsigned char magic[9] = {0};
     size_t got = 0;
     if (sniff(path, magic, sizeof magic, &got, e) != 0)
         return -1;
     if (got >= 4 && memcmp(magic, "GGUF", 4) == 0)
         return wk_gguf_open_source(path, out, e);
-    if (wk_has_suffix(path, ".safetensors"))
-        return wk_st_open_file(path, out, e);
-    if (wk_has_suffix(path, ".gguf"))
-        return wk_gguf_open_source(path, out, e); /* reports the bad magic */
+    if (wk_pt_sniff(magic, got))
+        return wk_pt_open_file(path, opts, out, e);
     if (wk_has_suffix(path, ".json") && strstr(path, "safetensors.index"))
         return wk_st_open_index(path, out, e);
     if (wk_has_suffix(path, ".json") && strstr(path, ".bin.index"))
         return wk_pt_open_index(path, opts, out, e);
-    if (wk_pt_sniff(magic, got) || wk_has_suffix(path, ".bin") || wk_has_suffix(path, ".pt") ||
-        wk_has_suffix(path, ".pth"))
+    if ((got == 9 && magic[8] == '{') || wk_has_suffix(path, ".safetensors"))
+        return wk_st_open_file(path, out, e);
+    if (wk_has_suffix(path, ".gguf"))
+        return wk_gguf_open_source(path, out, e);
+    if (wk_has_suffix(path, ".bin") || wk_has_suffix(path, ".pt") || wk_has_suffix(path, ".pth"))
         return wk_pt_open_file(path, opts, out, e);
     return wk_fail(e, "%s: unrecognised model file (expected a model directory, .safetensors, "
                       ".gguf or a PyTorch checkpoint)", path);

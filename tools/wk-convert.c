@@ -39,7 +39,8 @@ int main(int argc, char **argv)
     bool quiet = false;
     wk_convert_opts o = {.outtype = WK_OUTTYPE_F16};
     int c;
-    while ((c = getopt_long(argc, argv, "o:qhV", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:qhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
             out = optarg;
@@ -60,11 +61,13 @@ int main(int argc, char **argv)
         case 'V':
             return wk_cli_version(&tool);
         default:
-            return wk_cli_usage_error(&tool, "invalid option");
+            return wk_cli_option_error(&tool, c, argv, optind);
         }
     }
     if (optind + 1 != argc)
         return wk_cli_usage_error(&tool, "expected exactly one MODEL_DIR");
+    if (argv[optind][0] == '\0')
+        return wk_cli_usage_error(&tool, "the model directory path is empty");
     if (!out || !out[0])
         return wk_cli_usage_error(&tool, "missing -o OUT.gguf");
     wk_progress pg;

@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     int json = 0, opt;
     long threads = 0, bins = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
         switch (opt) {
         case OPT_STATS: o.stats = true; break;
         case OPT_HIST: o.hist = optarg; break;
@@ -86,14 +86,15 @@ int main(int argc, char **argv)
         case 'h': return wk_cli_help(&tool);
         case 'V': return wk_cli_version(&tool);
         default:
-            return wk_cli_usage_error(&tool, "unknown or incomplete option '%s'",
-                                      argv[optind - 1]);
+            return wk_cli_option_error(&tool, opt, argv, optind);
         }
     }
     if (argc - optind != 1)
         return wk_cli_usage_error(&tool, argc == optind ? "no model given"
                                                          : "expected one model, got %d",
                                   argc - optind);
+    if (argv[optind][0] == '\0')
+        return wk_cli_usage_error(&tool, "the model path is empty");
     if (o.hist && (o.stats || o.filter))
         return wk_cli_usage_error(&tool, "--hist cannot be combined with --stats or --filter");
     if (bins && !o.hist)

@@ -1,0 +1,137 @@
+"""The tools used carelessly, as people do: odd outputs (FIFOs, symbolic links, the model's
+own files), odd inputs (FIFOs, directories named like files, misnamed files), interrupted
+conversions, and malformed command lines. Nothing may be destroyed, hang, or be left
+behind, and every refusal must say why."""
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import time
+
+import pytest
+
+from conftest import GEN, run, tool
+
+GEN_LLAMA = str(GEN / "gen-llama")
+
+
+def gen(out, *args):
+    run([GEN_LLAMA, "--seed", "3", "-o", out, *args], check=0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return gen(tmp_path_factory.mktemp("safety") / "tiny", "--preset", "tiny")
+
+
+def leftovers(directory):
+    return [p for p in os.listdir(directory) if ".tmp." in p]
+
+
+def test_fifo_output_is_refused_not_replaced(tiny, tmp_path):
+    fifo = tmp_path / "out.gguf"
+    os.mkfifo(fifo)
+    p = run([tool("wk-convert"), tiny, "-o", fifo, "-q"], check=1, timeout=60)
+    assert "not a regular file" in p.stderr and str(fifo) in p.stderr, p.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert leftovers(tmp_path) == []
+
+
+def test_output_that_is_an_input_is_refused(tiny, tmp_path):
+    model = tmp_path / "m"
+    shutil.copytree(tiny, model)
+    weights = model / "model.safetensors"
+    before = weights.read_bytes()
+    for target in (weights, model / "tokenizer.model"):
+        p = run([tool("wk-convert"), model, "-o", target, "-q"], check=1)
+        assert "a file of the model being converted" in p.stderr, p.stderr
+    assert weights.read_bytes() == before
+    assert leftovers(model) == []
+
+
+def test_symlinked_output_writes_through_the_link(tiny, tmp_path):
+    target = tmp_path / "real.gguf"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.gguf"
+    link.symlink_to(target)
+    run([tool("wk-convert"), tiny, "-o", link, "-q"], check=0)
+    assert link.is_symlink() and target.read_bytes()[:4] == b"GGUF"
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_conversion_leaves_no_temp_file(tmp_path, sig):
+    # big enough (about 130 M parameters) that the conversion is still running when the
+    # temporary file has appeared and the signal is sent
+    model = gen(tmp_path / "big", "--preset", "tiny", "--hidden", "1024", "--ffn", "2816",
+                "--layers", "8", "--heads", "8", "--kv-heads", "8", "--vocab", "32000")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen([tool("wk-convert"), str(model), "-o", str(out_dir / "m.gguf"),
+                             "--outtype", "f32", "-q"], stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not leftovers(out_dir) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.001)
+    assert proc.poll() is None, "the conversion ended before it could be interrupted"
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    assert proc.returncode == -sig
+    assert os.listdir(out_dir) == []
+
+
+def test_fifo_input_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    p = run([tool("wk-inspect"), fifo], check=1, timeout=30)
+    assert "not a regular file" in p.stderr, p.stderr
+
+
+def test_config_that_is_not_a_file_is_named(tiny, tmp_path):
+    model = tmp_path / "m"
+    shutil.copytree(tiny, model)
+    (model / "config.json").unlink()
+    (model / "config.json").mkdir()
+    p = run([tool("wk-convert"), model, "-o", tmp_path / "x.gguf"], check=1)
+    assert "config.json: not a regular file" in p.stderr, p.stderr
+    assert not (tmp_path / "x.gguf").exists()
+
+
+def test_misnamed_files_open_by_content(tiny, tmp_path):
+    st = tmp_path / "weights.gguf"
+    shutil.copy(tiny / "model.safetensors", st)
+    plain = tmp_path / "weights"
+    shutil.copy(tiny / "model.safetensors", plain)
+    for path in (st, plain):
+        p = run([tool("wk-inspect"), path], check=0)
+        assert "(safetensors, 1 file)" in p.stdout.splitlines()[0], p.stdout
+
+
+def test_missing_model_says_why(tmp_path):
+    p = run([tool("wk-convert"), tmp_path / "nope", "-o", tmp_path / "x.gguf"], check=1)
+    assert "No such file or directory" in p.stderr, p.stderr
+    p = run([tool("wk-inspect"), tmp_path / "nope"], check=1)
+    assert "No such file or directory" in p.stderr, p.stderr
+
+
+def test_key_on_a_model_that_is_not_pytorch_is_refused(tiny, tmp_path):
+    p = run([tool("wk-inspect"), "--key", "model", tiny], check=1)
+    assert "applies to PyTorch checkpoints" in p.stderr, p.stderr
+    p = run([tool("wk-convert"), tiny, "--key", "model", "-o", tmp_path / "x.gguf"], check=1)
+    assert "applies to PyTorch checkpoints" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["wk-inspect", "--hist"], "option '--hist' needs a value"),
+    (["wk-inspect", "--filter"], "option '--filter' needs a value"),
+    (["wk-inspect", "--nope", "x"], "unknown option '--nope'"),
+    (["wk-inspect", ""], "the model path is empty"),
+    (["wk-convert", "--outtype"], "option '--outtype' needs a value"),
+    (["wk-convert", "x", "-o"], "option '-o' needs a value"),
+    (["wk-convert", "", "-o", "x.gguf"], "the model directory path is empty"),
+])
+def test_command_line_mistakes_are_usage_errors(args, expect):
+    p = run([tool(args[0]), *args[1:]], check=2)
+    assert expect in p.stderr and "--help" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 2, p.stderr
