@@ -17,17 +17,20 @@ GGUF=$OUT/tiny-llama-f16.gguf
 die() { echo "demo: $*" >&2; exit 1; }
 if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD= PLAIN=; fi
 
+# The command line as one can paste it back into a shell.
+quoted() { local q; printf -v q '%q ' "$@"; printf '%s' "${q% }"; }
+
 # step "Heading" CMD...: prints the heading and the command line, runs it, stops on failure.
 step() {
   local title=$1; shift
-  printf '\n%s== %s%s\n$ %s\n' "$BOLD" "$title" "$PLAIN" "$*"
+  printf '\n%s== %s%s\n$ %s\n' "$BOLD" "$title" "$PLAIN" "$(quoted "$@")"
   "$@" || die "step '$title' failed (exit $?): $*"
 }
 
 # refused "Heading" CMD...: the same for a command that must fail with exit status 1.
 refused() {
   local title=$1 rc=0; shift
-  printf '\n%s== %s%s\n$ %s\n' "$BOLD" "$title" "$PLAIN" "$*"
+  printf '\n%s== %s%s\n$ %s\n' "$BOLD" "$title" "$PLAIN" "$(quoted "$@")"
   "$@" || rc=$?
   [ "$rc" -eq 1 ] || die "step '$title' should have been refused with exit 1, got $rc: $*"
 }

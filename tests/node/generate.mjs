@@ -17,7 +17,8 @@ for await (const t of seq.evaluate(input, {temperature: 0})) {
         break;
 }
 console.log(`llama.cpp loaded ${modelPath}: ${model.fileInfo.tensorInfo.length} tensors, ` +
-            `${model.fileInsights.totalLayers} layers, context ${model.trainContextSize}`);
+            `${model.fileInfo.architectureMetadata.block_count} blocks, ` +
+            `context ${model.trainContextSize}`);
 console.log(`prompt ${JSON.stringify(prompt)} -> ${input.length} tokens; greedy continuation:`);
 console.log(JSON.stringify(model.detokenize(out)));
 await context.dispose();
