@@ -155,15 +155,17 @@ int wk_out_open(wk_outfile *o, const char *path, wk_err *e)
         return wk_fail(e, "%s: out of memory", path);
     }
     snprintf(o->tmp_path, n + 16, "%s.tmp.XXXXXX", o->final_path);
+    /* registered before the file exists: whenever it exists, the buffer holds its name */
+    pending_set(NULL, o->tmp_path);
     o->fd = mkostemp(o->tmp_path, O_CLOEXEC);
     if (o->fd < 0) {
         int err = errno;
+        pending_set(o->tmp_path, NULL);
         free(o->tmp_path);
         o->tmp_path = NULL;
         wk_out_abort(o);
         return wk_fail(e, "%s: cannot create temporary output: %s", path, strerror(err));
     }
-    pending_set(NULL, o->tmp_path);
     fchmod(o->fd, 0644);
     return 0;
 }

@@ -130,13 +130,16 @@ static int load_rope_scaling(const wk_hf_config *c, wk_llama_hparams *hp, wk_err
                            obj);
         hp->rope_theta = (float)theta;
     }
-    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
-    if (!ty || cJSON_IsNull(ty))
-        ty = cJSON_GetObjectItemCaseSensitive(rs, "type");
+    const char *ty_key = "rope_type"; /* older configs say "type": name what was written */
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(rs, ty_key);
+    if (!ty || cJSON_IsNull(ty)) {
+        ty_key = "type";
+        ty = cJSON_GetObjectItemCaseSensitive(rs, ty_key);
+    }
     if (!ty || cJSON_IsNull(ty))
         return 0;
     if (!cJSON_IsString(ty))
-        return wk_fail(e, "%s: key \"%s.rope_type\" must be a string", c->path, obj);
+        return wk_fail(e, "%s: key \"%s.%s\" must be a string", c->path, obj, ty_key);
     const char *t = ty->valuestring;
     double factor, orig, lo, hi;
     if (strcmp(t, "default") == 0)
@@ -183,8 +186,8 @@ static int load_rope_scaling(const wk_hf_config *c, wk_llama_hparams *hp, wk_err
         hp->llama3_low_freq = (float)lo;
         hp->llama3_high_freq = (float)hi;
     } else {
-        return wk_fail(e, "%s: \"%s.rope_type\" is \"%s\"; architecture llama supports "
-                       "default, linear, yarn and llama3", c->path, obj, t);
+        return wk_fail(e, "%s: \"%s.%s\" is \"%s\"; architecture llama supports "
+                       "default, linear, yarn and llama3", c->path, obj, ty_key, t);
     }
     if (orig > MAX_DIM || orig != floor(orig))
         return wk_fail(e, "%s: \"%s.original_max_position_embeddings\" must be an integer",

@@ -61,6 +61,8 @@ typedef struct wk_pt_tensor {
     uint32_t n_dims;
     uint64_t shape[WK_MAX_DIMS];
     uint64_t stride[WK_MAX_DIMS];
+    size_t alias_plus1; /* 1 + index of an earlier tensor of the file that is the very same
+                           data (tied weights), else 0 */
 } wk_pt_tensor;
 
 typedef struct wk_pt_zip wk_pt_zip;

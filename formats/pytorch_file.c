@@ -5,7 +5,9 @@
  * in torch's is_contiguous) is handed out in place: a pointer into the map for stored
  * data, or into the inflated entry. Any other layout (transposed, sliced) is gathered
  * row by row into the view's owned buffer; wk_pt_tensor_check proved at open time that
- * every index stays inside the storage. Tensors sharing a storage read the same bytes. */
+ * every index stays inside the storage. Tensors sharing a storage read the same bytes; a
+ * tensor that reads exactly the elements an earlier one reads (tied weights: same storage,
+ * offset, shape and strides) is marked as its alias, so totals can count the data once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,59 @@ static int open_zip(wk_pt_file *f, const wk_open_opts *opts, wk_parena *a, wk_er
     return wk_pt_zip_locate(f, e);
 }
 
+/* Orders tensors by what they read: storage, offset, shape, and the strides of the
+ * dimensions longer than 1 (the others never step). 0: the very same elements in the same
+ * order. */
+static int cmp_data(const wk_pt_tensor *x, const wk_pt_tensor *y)
+{
+    uint64_t a[2 + 2 * WK_MAX_DIMS], b[2 + 2 * WK_MAX_DIMS];
+    size_t n = 0;
+    if (x->n_dims != y->n_dims)
+        return x->n_dims < y->n_dims ? -1 : 1;
+    a[n] = x->storage, b[n++] = y->storage;
+    a[n] = x->offset, b[n++] = y->offset;
+    for (uint32_t d = 0; d < x->n_dims; d++) {
+        a[n] = x->shape[d], b[n++] = y->shape[d];
+        a[n] = x->shape[d] > 1 ? x->stride[d] : 0;
+        b[n++] = y->shape[d] > 1 ? y->stride[d] : 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return 0;
+}
+
+/* Equal data, then file order: the first tensor of a group sorts first. */
+static int cmp_layout(const void *a, const void *b)
+{
+    const wk_pt_tensor *x = *(const wk_pt_tensor *const *)a;
+    const wk_pt_tensor *y = *(const wk_pt_tensor *const *)b;
+    int c = cmp_data(x, y);
+    return c ? c : x < y ? -1 : x > y;
+}
+
+/* Marks every tensor that is the very same data as an earlier one (tied weights): sorted
+ * by layout, equal tensors are neighbours, so this is n log n for any number of tensors. */
+static int find_aliases(wk_pt_file *f, wk_err *e)
+{
+    if (f->n_tensors < 2)
+        return 0;
+    const wk_pt_tensor **p = malloc(f->n_tensors * sizeof *p);
+    if (!p)
+        return wk_fail(e, "%s: out of memory", f->path);
+    for (size_t i = 0; i < f->n_tensors; i++)
+        p[i] = &f->tensors[i];
+    qsort(p, f->n_tensors, sizeof *p, cmp_layout);
+    for (size_t k = 1, first = 0; k < f->n_tensors; k++) {
+        if (cmp_data(p[first], p[k]) != 0)
+            first = k;
+        else
+            f->tensors[p[k] - f->tensors].alias_plus1 = (size_t)(p[first] - f->tensors) + 1;
+    }
+    free(p);
+    return 0;
+}
+
 void wk_pt_file_close(wk_pt_file *f)
 {
     if (!f)
@@ -98,6 +153,8 @@ int wk_pt_file_open(const char *path, const wk_open_opts *opts, wk_pt_file **out
     for (size_t i = 0; rc == 0 && i < f->n_storages; i++)
         if (!f->storages[i].located)
             rc = wk_fail(e, "%s: storage '%s' has no data in the file", path, f->storages[i].key);
+    if (rc == 0)
+        rc = find_aliases(f, e);
     wk_parena_free(a);
     if (rc != 0) {
         wk_pt_file_close(f);

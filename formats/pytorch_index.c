@@ -84,12 +84,14 @@ static int make_source(const char *path, wk_pt_file **files, size_t n, wk_source
             return wk_fail(e, "%s: out of memory", path);
         }
         s->n_files = i + 1;
+        size_t first = s->n_tensors; /* this file's tensor 0 */
         for (size_t j = 0; j < files[i]->n_tensors; j++) {
             const wk_pt_tensor *pt = &files[i]->tensors[j];
             wk_tensor *t = &s->tensors[s->n_tensors];
             t->name = strdup(pt->name);
             t->dtype = pt->dtype;
             t->file_index = (uint32_t)i;
+            t->alias_of_plus1 = pt->alias_plus1 ? first + pt->alias_plus1 : 0;
             p->refs[s->n_tensors] = (pt_ref){(uint32_t)i, j};
             if (!t->name) {
                 pt_close(s);

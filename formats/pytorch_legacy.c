@@ -35,19 +35,26 @@ bool wk_pt_is_tar(const uint8_t *p, uint64_t n)
     return n >= 512 && memcmp(p + 257, "ustar", 5) == 0;
 }
 
-/* A cursor over a byte range for the pickles and raw records in it. */
+/* A cursor over a byte range for the pickles and raw records in it. Messages locate a
+ * problem by the kind of offset (a file offset, or an offset inside a tar member) and, in
+ * a pickle, by which pickle of the range it is: "x.bin: pickle 1 of the legacy torch.save
+ * stream (the magic number), file offset 2: ...". */
 typedef struct cursor {
     const wk_pt_file *f;
     const uint8_t *base;
     uint64_t len, pos;
-    const char *what; /* "" for the file itself, or "member 'storages'" */
+    const char *what; /* "file" for the stream itself, or "tar member 'storages'" ... */
+    const char *range; /* "the legacy torch.save stream" or "tar member 'storages'" ... */
+    const char *unit;  /* "file" or "member": what offsets count from */
     wk_parena *a;
+    unsigned n_pickles;
 } cursor;
 
 static int next_pickle(cursor *c, const char *name, wk_pval **out, wk_err *e)
 {
-    char where[4300];
-    snprintf(where, sizeof where, "%s: %s%s%s", c->f->path, c->what, *c->what ? " " : "", name);
+    char where[4400];
+    snprintf(where, sizeof where, "%s: pickle %u of %s (%s), %s", c->f->path, ++c->n_pickles,
+             c->range, name, c->unit);
     uint64_t used;
     if (wk_pickle_load(c->base + c->pos, c->len - c->pos, where, c->pos, c->a, out, &used, e) != 0)
         return -1;
@@ -58,7 +65,7 @@ static int next_pickle(cursor *c, const char *name, wk_pval **out, wk_err *e)
 static int next_u64(cursor *c, uint64_t *v, wk_err *e)
 {
     if (c->len - c->pos < 8)
-        return wk_fail(e, "%s: %soffset %llu: truncated: expected an 8-byte count", c->f->path,
+        return wk_fail(e, "%s: %s offset %llu: truncated: expected an 8-byte count", c->f->path,
                        c->what, (unsigned long long)c->pos);
     *v = wk_ld_le(c->base + c->pos, 8);
     c->pos += 8;
@@ -73,11 +80,11 @@ static int storage_record(cursor *c, wk_pt_storage *s, wk_pt_where where, wk_err
         return -1;
     start = c->pos;
     if (count != s->numel)
-        return wk_fail(e, "%s: %soffset %llu: storage '%s' holds %llu elements, its persistent "
+        return wk_fail(e, "%s: %s offset %llu: storage '%s' holds %llu elements, its persistent "
                           "id says %llu", c->f->path, c->what, (unsigned long long)(start - 8),
                        s->key, (unsigned long long)count, (unsigned long long)s->numel);
     if (s->nbytes > c->len - start)
-        return wk_fail(e, "%s: %soffset %llu: storage '%s' needs %llu bytes, %llu left",
+        return wk_fail(e, "%s: %s offset %llu: storage '%s' needs %llu bytes, %llu left",
                        c->f->path, c->what, (unsigned long long)start, s->key,
                        (unsigned long long)s->nbytes, (unsigned long long)(c->len - start));
     if (s->located)
@@ -91,14 +98,15 @@ static int storage_record(cursor *c, wk_pt_storage *s, wk_pt_where where, wk_err
 
 int wk_pt_legacy_load(wk_pt_file *f, const wk_open_opts *opts, wk_parena *a, wk_err *e)
 {
-    cursor c = {f, f->map.data, f->map.size, 0, "", a};
+    cursor c = {f, f->map.data, f->map.size, 0, "file", "the legacy torch.save stream", "file",
+                a, 0};
     wk_pval *magic = NULL, *proto = NULL, *info = NULL, *root = NULL, *keys = NULL;
-    if (next_pickle(&c, "magic number", &magic, e) != 0)
+    if (next_pickle(&c, "the magic number", &magic, e) != 0)
         return -1; /* the pickle reader named the file, the offset and the problem */
     if (magic->type != WK_PV_BIGINT || magic->s.len != 10 ||
         memcmp(magic->s.ptr, torch_magic, 10) != 0)
         return wk_fail(e, "%s: bad magic number: not a legacy torch.save stream", f->path);
-    if (next_pickle(&c, "protocol version", &proto, e) != 0)
+    if (next_pickle(&c, "the protocol version", &proto, e) != 0)
         return -1;
     if (proto->type != WK_PV_INT || proto->i != 1001)
         return wk_fail(e, "%s: legacy protocol version is not 1001", f->path);
@@ -108,7 +116,7 @@ int wk_pt_legacy_load(wk_pt_file *f, const wk_open_opts *opts, wk_parena *a, wk_
     if (le && (le->type != WK_PV_BOOL || !le->b))
         return wk_fail(e, "%s: the checkpoint is big-endian; only little-endian is supported",
                        f->path);
-    if (next_pickle(&c, "pickle", &root, e) != 0 ||
+    if (next_pickle(&c, "the object", &root, e) != 0 ||
         wk_pt_collect(f, root, opts, f->path, e) != 0)
         return -1;
     for (const wk_pval *p = wk_parena_persids(a); p; p = p->persid.next) {
@@ -116,7 +124,7 @@ int wk_pt_legacy_load(wk_pt_file *f, const wk_open_opts *opts, wk_parena *a, wk_
         if (wk_pt_register_storage(f, p, "checkpoint", &idx, e) != 0)
             return -1;
     }
-    if (next_pickle(&c, "storage key list", &keys, e) != 0)
+    if (next_pickle(&c, "the storage key list", &keys, e) != 0)
         return -1;
     if (keys->type != WK_PV_LIST)
         return wk_fail(e, "%s: the storage key list is a %s", f->path, wk_pv_type_name(keys->type));
@@ -205,14 +213,14 @@ static int key_of(const wk_pval *v, char *key, size_t len)
 static int tar_storages(wk_pt_file *f, cursor *c, wk_err *e)
 {
     wk_pval *count = NULL, *rec = NULL, *views = NULL;
-    if (next_pickle(c, "count", &count, e) != 0)
+    if (next_pickle(c, "the storage count", &count, e) != 0)
         return -1;
     if (count->type != WK_PV_INT || count->i < 0 || (uint64_t)count->i > WK_PT_MAX_TENSORS)
         return wk_fail(e, "%s: tar storage count is not a plausible integer", f->path);
     for (int64_t i = 0; i < count->i; i++) {
         char key[65];
         size_t idx;
-        if (next_pickle(c, "storage header", &rec, e) != 0)
+        if (next_pickle(c, "a storage header", &rec, e) != 0)
             return -1;
         if (rec->type != WK_PV_TUPLE || rec->seq.n != 3 || key_of(rec->seq.items[0], key, sizeof key) ||
             rec->seq.items[2]->type != WK_PV_GLOBAL ||
@@ -230,7 +238,7 @@ static int tar_storages(wk_pt_file *f, cursor *c, wk_err *e)
             storage_record(c, &f->storages[idx], WK_PT_BUFFER, e) != 0)
             return -1;
     }
-    if (next_pickle(c, "storage views", &views, e) != 0)
+    if (next_pickle(c, "the storage views", &views, e) != 0)
         return -1;
     if (views->type != WK_PV_LIST || views->seq.n != 0)
         return wk_fail(e, "%s: tar storage views are not supported", f->path);
@@ -240,7 +248,7 @@ static int tar_storages(wk_pt_file *f, cursor *c, wk_err *e)
 static int rd_i64(cursor *c, int64_t *v, unsigned n, wk_err *e)
 {
     if (c->len - c->pos < n)
-        return wk_fail(e, "%s: %soffset %llu: truncated tensor record", c->f->path, c->what,
+        return wk_fail(e, "%s: %s offset %llu: truncated tensor record", c->f->path, c->what,
                        (unsigned long long)c->pos);
     *v = wk_sign_extend(wk_ld_le(c->base + c->pos, n), n);
     c->pos += n;
@@ -252,7 +260,7 @@ static int tar_tensor(wk_pt_file *f, cursor *c, wk_pt_tensor *t, wk_err *e)
 {
     wk_pval *rec;
     char key[65], skey[65];
-    if (next_pickle(c, "tensor header", &rec, e) != 0)
+    if (next_pickle(c, "a tensor header", &rec, e) != 0)
         return -1;
     if (rec->type != WK_PV_TUPLE || rec->seq.n != 3 || key_of(rec->seq.items[0], key, sizeof key) ||
         key_of(rec->seq.items[1], skey, sizeof skey))
@@ -331,11 +339,13 @@ int wk_pt_tar_load(wk_pt_file *f, const wk_open_opts *opts, wk_parena *a, wk_err
         f->buf = bufs[0];
         f->buf_len = lens[0];
         bufs[0] = NULL;
-        cursor cs = {f, f->buf, f->buf_len, 0, "member 'storages'", a};
+        cursor cs = {f, f->buf, f->buf_len, 0, "tar member 'storages'", "tar member 'storages'",
+                     "member", a, 0};
         rc = tar_storages(f, &cs, e);
     }
-    cursor ct = {f, bufs[1], lens[1], 0, "member 'tensors'", a};
-    if (rc == 0 && (rc = next_pickle(&ct, "count", &count, e)) == 0 &&
+    cursor ct = {f, bufs[1], lens[1], 0, "tar member 'tensors'", "tar member 'tensors'", "member",
+                 a, 0};
+    if (rc == 0 && (rc = next_pickle(&ct, "the tensor count", &count, e)) == 0 &&
         (count->type != WK_PV_INT || count->i < 0 || (uint64_t)count->i > WK_PT_MAX_TENSORS))
         rc = wk_fail(e, "%s: tar tensor count is not a plausible integer", f->path);
     if (rc == 0 && !(all = calloc((size_t)count->i + 1, sizeof *all)))
@@ -344,8 +354,9 @@ int wk_pt_tar_load(wk_pt_file *f, const wk_open_opts *opts, wk_parena *a, wk_err
         rc = tar_tensor(f, &ct, &all[n_all], e);
     if (rc != 0 && all && n_all < (size_t)count->i)
         n_all++; /* the failed record may own its name */
-    cursor cp = {f, bufs[2], lens[2], 0, "member", a};
-    if (rc == 0 && (rc = next_pickle(&cp, "'pickle'", &root, e)) == 0)
+    cursor cp = {f, bufs[2], lens[2], 0, "tar member 'pickle'", "tar member 'pickle'", "member",
+                 a, 0};
+    if (rc == 0 && (rc = next_pickle(&cp, "the object", &root, e)) == 0)
         rc = tar_state(f, root, all, n_all, opts, e);
     for (size_t i = 0; i < n_all; i++)
         free(all[i].name);

@@ -2,10 +2,10 @@
  * storage references (torch/serialization.py persistent_load, torch/_utils.py
  * _rebuild_tensor_v2).
  *
- * The state dict is the first dict whose values are all tensors, looked for at the top and
- * then, one level at a time, under the wrapper keys "state_dict", "model", "module",
- * "model_state_dict" (training checkpoints); a caller-chosen key (--key) overrides the
- * search. A persistent id must be ('storage', <allowlisted StorageType>, key, location,
+ * The state dict is the first dict whose values are all tensors (or that is empty: a model
+ * without tensors), looked for at the top and then, one level at a time, under the wrapper
+ * keys "state_dict", "model", "module", "model_state_dict" (training checkpoints); a
+ * caller-chosen key (--key) overrides the search. A persistent id must be ('storage', <allowlisted StorageType>, key, location,
  * numel[, None]); tensors naming the same key share one storage (tied weights) and must
  * agree on its dtype and size. Every tensor's furthest element, offset + sum((size_i - 1) *
  * stride_i), is checked to lie inside its storage with overflow-checked arithmetic. */
@@ -125,13 +125,13 @@ int wk_pt_find_state_dict(const wk_pval *root, const char *key, const char *wher
             return wk_fail(e, "%s: no key '%s' in the checkpoint's dict (it has %s)", where, key,
                            keys);
         }
-        if (d->type != WK_PV_DICT || classify(d, &bad) != 1)
+        if (d->type != WK_PV_DICT || (d->seq.n && classify(d, &bad) != 1))
             return wk_fail(e, "%s: '%s' is not a dict of tensors", where, key);
         return take_items(d, where, items, n, e);
     }
     for (int depth = 0; depth < 8; depth++) {
         int c = classify(d, &bad);
-        if (c == 1)
+        if (c == 1 || d->seq.n == 0) /* torch.save({}) saves an empty state dict */
             return take_items(d, where, items, n, e);
         if (c < 0) {
             const wk_pval *k = d->seq.items[bad];

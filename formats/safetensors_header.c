@@ -4,7 +4,8 @@
  * A file is a u64 little-endian N, N bytes of UTF-8 JSON (an object, possibly padded with
  * spaces), then the byte buffer. Before any tensor byte is touched we check: N <= 100 MB
  * and 8 + N <= file size; the header is UTF-8 without NUL bytes and parses as a JSON
- * object (cJSON, which limits nesting to 1000 levels); keys are unique at every level
+ * object (cJSON, which limits nesting to 1000 levels) whose strings hold no escaped NUL
+ * (\u0000, which cJSON would cut the string at); keys are unique at every level
  * (cJSON keeps duplicates silently, so we sort and compare); `__metadata__` is null or a
  * string -> string object; every other entry is an object with a known dtype, a shape of
  * at most WK_MAX_DIMS integers in [0, 2^53], and data_offsets [begin, end] with begin <=
@@ -15,6 +16,7 @@
 #include "formats/safetensors_internal.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,57 @@ static int check_unique_keys(const char *path, const cJSON *obj, const char *whe
     return rc;
 }
 
+/* The raw text of a JSON string from start up to (not including) end, cut to fit buf, with
+ * bytes below 0x20 as '?', for a message. */
+static const char *raw_prefix(const char *start, const char *end, char *buf, size_t len)
+{
+    size_t k = 0;
+    for (; start < end && k + 1 < len; start++)
+        buf[k++] = (unsigned char)*start < 0x20 ? '?' : *start;
+    buf[k] = 0;
+    return buf;
+}
+
+/* cJSON ends a string at an escaped NUL, so "a\u0000b" would silently become "a" (and a
+ * second tensor "a" would then look like a duplicate): every header string holding \u0000
+ * is refused. text is valid JSON here, so following strings and backslash escapes finds
+ * each one; a string is a tensor name when it is a key of the top-level object (depth 1,
+ * after '{' or ','). */
+static int check_no_nul(const char *path, const char *text, size_t n, wk_err *e)
+{
+    int depth = 0;
+    bool key = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (c == '{' || c == '[') {
+            depth++;
+            key = c == '{' && depth == 1;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == ',' || c == ':') {
+            key = c == ',' && depth == 1;
+        } else if (c == '"') {
+            size_t start = ++i;
+            for (; text[i] != '"'; i++) {
+                if (text[i] != '\\')
+                    continue;
+                if (text[++i] != 'u' || memcmp(text + i + 1, "0000", 4) != 0)
+                    continue;
+                char pre[80];
+                raw_prefix(text + start, text + i - 1, pre, sizeof pre);
+                if (key && depth == 1)
+                    return wk_fail(e, "%s: the tensor name starting '%s' (file offset %llu) "
+                                      "contains \\u0000, a NUL character; tensor names cannot "
+                                      "contain NUL", path, pre, 8 + (unsigned long long)start);
+                return wk_fail(e, "%s: the header string starting '%s' (file offset %llu) "
+                                  "contains \\u0000, a NUL character; header strings cannot "
+                                  "contain NUL", path, pre, 8 + (unsigned long long)start);
+            }
+        }
+    }
+    return 0;
+}
+
 static int parse_json(const char *path, const wk_map *m, uint64_t n, cJSON **root, wk_err *e)
 {
     size_t bad;
@@ -104,10 +157,16 @@ static int parse_json(const char *path, const wk_map *m, uint64_t n, cJSON **roo
     const char *end = NULL;
     *root = cJSON_ParseWithOpts(text, &end, 1);
     unsigned long long at = 8 + (unsigned long long)(end ? end - text : 0);
+    int nul = *root ? check_no_nul(path, text, (size_t)n, e) : 0;
     free(text);
     if (!*root)
         return wk_fail(e, "%s: header is not valid JSON (parse error near file offset %llu)",
                        path, at);
+    if (nul != 0) {
+        cJSON_Delete(*root);
+        *root = NULL;
+        return -1;
+    }
     if (!cJSON_IsObject(*root)) {
         int rc = wk_fail(e, "%s: header is %s; expected a JSON object", path, json_kind(*root));
         cJSON_Delete(*root);

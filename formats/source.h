@@ -25,6 +25,9 @@ typedef struct wk_tensor {
     uint64_t n_elements;
     uint64_t n_bytes;
     uint32_t file_index; /* index into wk_source.files */
+    size_t alias_of_plus1; /* 1 + the index of an earlier tensor that is the very same data
+                              (PyTorch tied weights: one storage, same offset, shape and
+                              strides); 0 (the zeroed default): none */
 } wk_tensor;
 
 /* One tensor's bytes, aligned for its element type (wk_source_read copies data that the

@@ -42,6 +42,18 @@ void wk_tokenizer_warn(wk_tokenizer *t, const char *fmt, ...)
     }
 }
 
+void wk_tok_warn_in(wk_tokenizer *t, const char *dir, const char *file, const char *fmt, ...)
+{
+    char msg[WK_TOK_WARN_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char *path = dir ? wk_path_join(dir, file) : NULL;
+    wk_tokenizer_warn(t, "%s: %s", path ? path : file, msg);
+    free(path);
+}
+
 /* base.py does_token_look_special: added tokens some models forget to mark special. */
 static bool looks_special(const char *s)
 {
@@ -139,8 +151,8 @@ static int config_vocab_size(const wk_hf_config *cfg, uint64_t *out, wk_err *e)
     return 0;
 }
 
-static int build_spm(wk_tokenizer *t, wk_spm_model *m, const wk_tokcfg *c, uint64_t n,
-                     wk_err *e)
+static int build_spm(wk_tokenizer *t, const char *dir, wk_spm_model *m, const wk_tokcfg *c,
+                     uint64_t n, wk_err *e)
 {
     t->model = "llama";
     t->pre = "default";
@@ -149,8 +161,8 @@ static int build_spm(wk_tokenizer *t, wk_spm_model *m, const wk_tokcfg *c, uint6
     if (alloc_vocab(t, n, true, e) != 0)
         return -1;
     if (m->n_pieces > n)
-        wk_tokenizer_warn(t, "tokenizer.model has %llu pieces but config.json vocab_size is "
-                             "%llu: pieces from id %llu on are dropped",
+        wk_tok_warn_in(t, dir, "tokenizer.model", "%llu pieces but config.json vocab_size is "
+                       "%llu: pieces from id %llu on are dropped",
                           (unsigned long long)m->n_pieces, (unsigned long long)n,
                           (unsigned long long)n);
     for (uint64_t i = 0; i < n && i < m->n_pieces; i++) {
@@ -166,9 +178,9 @@ static int build_spm(wk_tokenizer *t, wk_spm_model *m, const wk_tokcfg *c, uint6
         bool from_json = i < c->n_added_json;
         const wk_tok_added *a = from_json ? &c->added_json[i] : &c->decoder[i - c->n_added_json];
         if ((uint64_t)a->id >= n) {
-            wk_tokenizer_warn(t, "%s: token %lld \"%s\" is outside the vocabulary; ignored",
-                              from_json ? "added_tokens.json" : "tokenizer_config.json",
-                              (long long)a->id, a->content);
+            wk_tok_warn_in(t, dir, from_json ? "added_tokens.json" : "tokenizer_config.json",
+                           "token %lld \"%s\" is outside the vocabulary; ignored",
+                           (long long)a->id, a->content);
             continue;
         }
         if (from_json) {
@@ -243,9 +255,9 @@ int wk_tokenizer_load(const char *dir, const wk_hf_config *cfg, wk_tokenizer *t,
         goto out1;
     if (has_spm && wk_spm_load(spm_path, &spm, e) != 0)
         goto out1;
-    if (has_spm ? build_spm(t, &spm, &c, n, e) : build_bpe(t, &tj, n, e))
+    if (has_spm ? build_spm(t, dir, &spm, &c, n, e) : build_bpe(t, &tj, n, e))
         goto out1;
-    wk_tok_resolve_special(t, has_json ? &tj : NULL, &c, cfg, has_spm ? &spm : NULL);
+    wk_tok_resolve_special(t, dir, has_json ? &tj : NULL, &c, cfg, has_spm ? &spm : NULL);
     rc = 0;
 out1:
     wk_spm_free(&spm);

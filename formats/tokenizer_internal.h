@@ -24,9 +24,14 @@ char *wk_tok_strdup(const char *s, const char *path, wk_err *e);
 
 /* gguf-py SpecialVocab: fills t->special_id, t->add_* and the chat templates from
  * tokenizer.json (tj, may be NULL), tokenizer_config.json (c), config.json (cfg, may be
- * NULL) and, last, the SentencePiece trainer spec (spm, may be NULL). t->n_tokens must be
- * set. Takes the chat templates out of c. */
-void wk_tok_resolve_special(wk_tokenizer *t, const wk_tokjson *tj, wk_tokcfg *c,
-                            const wk_hf_config *cfg, const wk_spm_model *spm);
+ * NULL) and, last, the SentencePiece trainer spec (spm, may be NULL), all files of the model
+ * directory dir (for warnings). t->n_tokens must be set. Takes the chat templates out of c. */
+void wk_tok_resolve_special(wk_tokenizer *t, const char *dir, const wk_tokjson *tj,
+                            wk_tokcfg *c, const wk_hf_config *cfg, const wk_spm_model *spm);
+
+/* A warning about file, named as errors name it: dir/file (wk_path_join), or file as it is
+ * when dir is NULL (a path already). */
+void wk_tok_warn_in(wk_tokenizer *t, const char *dir, const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -20,6 +20,7 @@
 
 typedef struct resolver {
     wk_tokenizer *t;
+    const char *dir;              /* the model directory, for warnings */
     const char *tok[WK_SP_COUNT]; /* content strings, updated as gguf-py updates its copy */
     bool wanted[WK_SP_COUNT];     /* SpecialVocab.special_token_types */
     bool present;                 /* tokenizer_config.json is a non-empty object */
@@ -30,14 +31,14 @@ static bool eq(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
-/* SpecialVocab._set_special_token. */
-static void set_id(resolver *r, int typ, int64_t id, const char *from)
+/* SpecialVocab._set_special_token. from is a file of r->dir, or (dir NULL) a path. */
+static void set_id(resolver *r, int typ, int64_t id, const char *dir, const char *from)
 {
     wk_tokenizer *t = r->t;
     if (id < 0 || (uint64_t)id >= t->n_tokens) {
-        wk_tokenizer_warn(t, "%s: special token %s id %lld is outside the vocabulary "
-                             "(0..%llu); not written", from, wk_tok_special_names[typ],
-                          (long long)id, (unsigned long long)(t->n_tokens - 1));
+        wk_tok_warn_in(t, dir, from, "special token %s id %lld is outside the vocabulary "
+                                     "(0..%llu); not written", wk_tok_special_names[typ],
+                       (long long)id, (unsigned long long)(t->n_tokens - 1));
         return;
     }
     if (t->special_id[typ] < 0)
@@ -170,7 +171,7 @@ static void from_config(resolver *r, const wk_tokjson *tj, wk_tokcfg *c)
             continue;
         for (uint64_t i = 0; i < tj->n_added; i++) {
             if (strcmp(tj->added[i].content, r->tok[typ]) == 0) {
-                set_id(r, typ, tj->added[i].id, "tokenizer_config.json");
+                set_id(r, typ, tj->added[i].id, r->dir, "tokenizer_config.json");
                 break;
             }
         }
@@ -182,8 +183,8 @@ static void from_config(resolver *r, const wk_tokjson *tj, wk_tokcfg *c)
     c->named = NULL;
     c->n_named = 0;
     if (c->chat_template_ignored)
-        wk_tokenizer_warn(t, "tokenizer_config.json: chat_template is neither a string nor a "
-                             "list; ignored");
+        wk_tok_warn_in(t, r->dir, "tokenizer_config.json",
+                       "chat_template is neither a string nor a list; ignored");
 }
 
 /* Step 3: config.json's <typ>_token_id, then text_config's. */
@@ -202,14 +203,14 @@ static void from_hf_config(resolver *r, const wk_hf_config *cfg)
         if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) < 9007199254740992.0) ||
             v->valuedouble != floor(v->valuedouble))
             continue;
-        set_id(r, typ, (int64_t)v->valuedouble, cfg->path);
+        set_id(r, typ, (int64_t)v->valuedouble, NULL, cfg->path);
     }
 }
 
-void wk_tok_resolve_special(wk_tokenizer *t, const wk_tokjson *tj, wk_tokcfg *c,
-                            const wk_hf_config *cfg, const wk_spm_model *spm)
+void wk_tok_resolve_special(wk_tokenizer *t, const char *dir, const wk_tokjson *tj,
+                            wk_tokcfg *c, const wk_hf_config *cfg, const wk_spm_model *spm)
 {
-    resolver r = {.t = t, .present = c->present};
+    resolver r = {.t = t, .dir = dir, .present = c->present};
     for (int typ = 0; typ < WK_SP_COUNT; typ++) {
         t->special_id[typ] = -1;
         r.tok[typ] = c->token[typ];
@@ -234,6 +235,6 @@ void wk_tok_resolve_special(wk_tokenizer *t, const wk_tokjson *tj, wk_tokcfg *c,
         const int typs[] = {WK_SP_BOS, WK_SP_EOS, WK_SP_UNK, WK_SP_PAD};
         for (int i = 0; i < 4; i++)
             if (ids[i] >= 0 && t->special_id[typs[i]] < 0)
-                set_id(&r, typs[i], ids[i], "tokenizer.model");
+                set_id(&r, typs[i], ids[i], dir, "tokenizer.model");
     }
 }

@@ -1,6 +1,7 @@
 /* wk-inspect's report as one JSON document (schema: docs/wk-inspect.md). Integer counts are
- * written as exact decimal integers (raw numbers, not doubles); undefined statistics (NaN)
- * become null, as JSON has no NaN. */
+ * written as exact decimal integers (raw numbers, not doubles); undefined values (NaN: the
+ * statistics and histogram edges of a tensor without finite values) become null, as JSON
+ * has no NaN. */
 #include "verify/inspect_report.h"
 
 #include <math.h>
@@ -45,6 +46,7 @@ static cJSON *totals(const wk_inspect_totals *t, const wk_inspect_totals *all)
     add_u64(o, "bytes", t->bytes);
     wk_human_bytes(t->bytes, buf, sizeof buf);
     cJSON_AddStringToObject(o, "bytes_human", buf);
+    add_u64(o, "shared", t->shared);
     if (all) {
         cJSON_AddNumberToObject(o, "parameters_pct",
                                 all->params ? 100.0 * (double)t->params / (double)all->params : 0);
@@ -113,6 +115,8 @@ static cJSON *tensor(const wk_inspect_report *r, const wk_inspect_row *row)
     tensor_shape(o, t);
     add_u64(o, "parameters", t->n_elements);
     add_u64(o, "bytes", t->n_bytes);
+    add_str_or_null(o, "shares_data_with",
+                    row->shares_with >= 0 ? r->src->tensors[row->shares_with].name : NULL);
     if (row->has_stats)
         cJSON_AddItemToObject(o, "stats", stats(&row->stats));
     else if (r->stats)
@@ -130,14 +134,14 @@ static cJSON *histogram(const wk_inspect_report *r)
     cJSON_AddStringToObject(o, "tensor", t->name);
     tensor_shape(o, t);
     cJSON_AddItemToObject(o, "stats", stats(&h->stats));
-    cJSON_AddNumberToObject(o, "lo", h->lo);
-    cJSON_AddNumberToObject(o, "hi", h->hi);
+    add_num(o, "lo", h->lo);
+    add_num(o, "hi", h->hi);
     cJSON *bins = cJSON_AddArrayToObject(o, "bins");
     double width = (h->hi - h->lo) / h->n_bins;
     for (uint32_t k = 0; k < h->n_bins; k++) {
         cJSON *b = cJSON_CreateObject();
-        cJSON_AddNumberToObject(b, "lo", h->lo + k * width);
-        cJSON_AddNumberToObject(b, "hi", k + 1 == h->n_bins ? h->hi : h->lo + (k + 1) * width);
+        add_num(b, "lo", h->lo + k * width);
+        add_num(b, "hi", k + 1 == h->n_bins ? h->hi : h->lo + (k + 1) * width);
         add_u64(b, "count", h->counts[k]);
         cJSON_AddItemToArray(bins, b);
     }

@@ -6,6 +6,7 @@
 #include "verify/inspect_report.h"
 
 #include <fnmatch.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,14 @@
 #include "formats/gguf.h"
 #include "formats/hf_config.h"
 
-static void totals_add(wk_inspect_totals *t, const wk_tensor *x)
+/* counted: false when x's data is already in t under the tensor x shares it with. */
+static void totals_add(wk_inspect_totals *t, const wk_tensor *x, bool counted)
 {
     t->tensors++;
+    if (!counted) {
+        t->shared++;
+        return;
+    }
     t->params += x->n_elements; /* sums of per-tensor counts; each fits in 64 bits, and so */
     t->bytes += x->n_bytes;     /* does their sum for any file that can exist */
 }
@@ -95,8 +101,8 @@ static int build_hist(wk_source *s, const wk_inspect_opts *o, wk_inspect_report 
     int rc = wk_tensor_moments(t, v.data, v.size, &m, e);
     if (rc == 0) {
         wk_stats_from_moments(&m, t->n_elements, &h->stats);
-        h->lo = m.n ? m.min : 0.0;
-        h->hi = m.n ? m.max : 0.0;
+        h->lo = m.n ? m.min : NAN;
+        h->hi = m.n ? m.max : NAN;
         rc = wk_tensor_histogram(t, v.data, v.size, h->lo, h->hi, bins, h->counts, e);
     }
     wk_view_release(&v);
@@ -108,8 +114,10 @@ int wk_inspect_build(wk_source *s, const wk_inspect_opts *o, wk_inspect_report *
 {
     *out = NULL;
     wk_inspect_report *r = calloc(1, sizeof *r);
-    if (!r || (s->n_tensors && !(r->rows = calloc(s->n_tensors, sizeof *r->rows)))) {
+    bool *listed = calloc(s->n_tensors ? s->n_tensors : 1, sizeof *listed);
+    if (!r || !listed || (s->n_tensors && !(r->rows = calloc(s->n_tensors, sizeof *r->rows)))) {
         free(r);
+        free(listed);
         return wk_fail(e, "%s: out of memory", s->path);
     }
     r->src = s;
@@ -121,13 +129,18 @@ int wk_inspect_build(wk_source *s, const wk_inspect_opts *o, wk_inspect_report *
         const wk_tensor *t = &s->tensors[i];
         int layer;
         wk_category c = wk_tensor_category(t->name, &layer);
-        totals_add(&r->total, t);
-        totals_add(&r->by_category[c], t);
+        size_t alias = t->alias_of_plus1 <= i ? t->alias_of_plus1 : 0; /* earlier index + 1 */
+        totals_add(&r->total, t, alias == 0);
+        totals_add(&r->by_category[c], t, alias == 0);
         if (o->hist || (o->filter && fnmatch(o->filter, t->name, 0) != 0))
             continue;
-        totals_add(&r->filtered, t);
-        r->rows[r->n_rows++] = (wk_inspect_row){.index = i, .category = c, .layer = layer};
+        totals_add(&r->filtered, t, alias == 0 || !listed[alias - 1]);
+        listed[i] = true;
+        r->rows[r->n_rows++] = (wk_inspect_row){.index = i, .category = c, .layer = layer,
+                                                .shares_with = (long)alias - 1};
     }
+    free(listed);
+    listed = NULL;
     if (o->hist && build_hist(s, o, r, e) != 0)
         goto fail;
     for (size_t k = 0; o->stats && k < r->n_rows; k++)
@@ -136,6 +149,7 @@ int wk_inspect_build(wk_source *s, const wk_inspect_opts *o, wk_inspect_report *
     *out = r;
     return 0;
 fail:
+    free(listed);
     wk_inspect_free(r);
     return -1;
 }

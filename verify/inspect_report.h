@@ -27,14 +27,19 @@ typedef struct wk_inspect_opts {
     uint32_t hist_bins; /* 0: WK_INSPECT_DEFAULT_BINS */
 } wk_inspect_opts;
 
+/* Tensors count names; params and bytes count data, once: a tensor that shares its data
+ * with an earlier one (wk_tensor.alias_of_plus1, tied weights) adds to tensors and shared
+ * only, unless the tensor it shares with is outside the set (a --filter). */
 typedef struct wk_inspect_totals {
     uint64_t tensors, params, bytes;
+    uint64_t shared; /* tensors whose data is already counted under another tensor */
 } wk_inspect_totals;
 
 typedef struct wk_inspect_row {
     size_t index; /* into source->tensors */
     wk_category category;
     int layer;    /* -1 outside the blocks */
+    long shares_with; /* index of the earlier tensor whose data this tensor is, or -1 */
     bool has_stats;
     wk_tensor_stats stats;
     char note[96]; /* why a requested statistic is missing ("stats not available for type
@@ -44,7 +49,9 @@ typedef struct wk_inspect_row {
 typedef struct wk_inspect_hist {
     size_t index;
     wk_tensor_stats stats;
-    double lo, hi; /* bin edges: lo + k * (hi - lo) / n_bins */
+    double lo, hi; /* bin edges: lo + k * (hi - lo) / n_bins; NaN without finite values. When
+                      lo == hi (a constant tensor) every bin is [lo, lo] and the last bin
+                      holds every value, as x = max always lands in the last bin */
     uint32_t n_bins;
     uint64_t *counts;
 } wk_inspect_hist;
@@ -57,7 +64,7 @@ typedef struct wk_inspect_report {
     wk_inspect_totals total;               /* the whole model, whatever the filter */
     wk_inspect_totals by_category[WK_CAT_COUNT];
     const char *filter;                    /* as given, or NULL */
-    wk_inspect_totals filtered;            /* the rows below */
+    wk_inspect_totals filtered;            /* the rows below, data counted once among them */
     bool stats;
     size_t n_rows;
     wk_inspect_row *rows;                  /* tensors matching the filter, in source order */

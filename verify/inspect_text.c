@@ -1,19 +1,95 @@
 /* wk-inspect's report as text for a terminal: summary, categories, the tensor table, the
  * statistics table, or one tensor's histogram as a bar chart. Names from files are printed
- * with control bytes replaced by '?', so a hostile name cannot drive the terminal. */
+ * with control characters (C0, DEL, C1) and bytes that are not UTF-8 replaced by '?', so a
+ * hostile name cannot drive the terminal, and padded by display columns, not bytes: a UTF-8 character takes one column,
+ * or two in the common East Asian wide ranges (Unicode UAX #11, W and F, abridged). */
 #include "verify/inspect_report.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strutil.h"
+
 #define BAR_WIDTH 50
 
+/* Code point of the well-formed UTF-8 sequence p[0..len). */
+static uint32_t decode_utf8(const unsigned char *p, unsigned len)
+{
+    static const unsigned char lead_mask[5] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+    uint32_t c = p[0] & lead_mask[len];
+    for (unsigned i = 1; i < len; i++)
+        c = c << 6 | (p[i] & 0x3f);
+    return c;
+}
+
+/* Columns a terminal gives code point c: 2 for the wide ranges below, else 1. */
+static int columns(uint32_t c)
+{
+    static const uint32_t wide[][2] = {
+        {0x1100, 0x115f},   /* Hangul Jamo initials */
+        {0x2e80, 0xa4cf},   /* CJK radicals ... Yi, less U+303F (half-width space) */
+        {0xac00, 0xd7a3},   /* Hangul syllables */
+        {0xf900, 0xfaff},   /* CJK compatibility ideographs */
+        {0xfe30, 0xfe4f},   /* CJK compatibility forms */
+        {0xff00, 0xff60},   /* full-width forms */
+        {0xffe0, 0xffe6},   /* full-width signs */
+        {0x20000, 0x3fffd}, /* CJK extension planes */
+    };
+    if (c == 0x303f)
+        return 1;
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+        if (c >= wide[i][0] && c <= wide[i][1])
+            return 2;
+    return 1;
+}
+
+/* The character at p (left >= 1 bytes): returns its length in bytes and sets its display
+ * columns; *shown is false for what is printed as '?': a control character (C0, DEL, C1)
+ * or a byte that does not start well-formed UTF-8. */
+static unsigned next_char(const unsigned char *p, size_t left, int *cols, bool *shown)
+{
+    unsigned len = wk_utf8_seq_len(p, left);
+    uint32_t c = len ? decode_utf8(p, len) : 0;
+    *shown = len && c >= 0x20 && !(c >= 0x7f && c < 0xa0);
+    *cols = *shown ? columns(c) : 1;
+    return len ? len : 1;
+}
+
+/* Display columns of s as put_clean prints it. */
+static int clean_width(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
+    int n = 0, cols;
+    bool shown;
+    while (left) {
+        unsigned len = next_char(p, left, &cols, &shown);
+        n += cols;
+        p += len;
+        left -= len;
+    }
+    return n;
+}
+
+/* Prints s, control characters and bad bytes as '?', then spaces up to width columns. */
 static void put_clean(FILE *f, const char *s, int width)
 {
-    int n = 0;
-    for (; *s; s++, n++)
-        fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
+    int n = 0, cols;
+    bool shown;
+    while (left) {
+        unsigned len = next_char(p, left, &cols, &shown);
+        if (shown)
+            fwrite(p, 1, len, f);
+        else
+            fputc('?', f);
+        n += cols;
+        p += len;
+        left -= len;
+    }
     for (; n < width; n++)
         fputc(' ', f);
 }
@@ -47,9 +123,13 @@ static void summary(FILE *f, const wk_inspect_report *r)
     }
     wk_human_count(r->total.params, h1, sizeof h1);
     wk_human_bytes(r->total.bytes, h2, sizeof h2);
-    fprintf(f, "Tensors       %llu\nParameters    %llu (%s)\nSize          %llu bytes (%s)\n\n",
-            (unsigned long long)r->total.tensors, (unsigned long long)r->total.params, h1,
-            (unsigned long long)r->total.bytes, h2);
+    fprintf(f, "Tensors       %llu", (unsigned long long)r->total.tensors);
+    if (r->total.shared)
+        fprintf(f, " (%llu %s data with another; counted once below)",
+                (unsigned long long)r->total.shared,
+                r->total.shared == 1 ? "shares its" : "share their");
+    fprintf(f, "\nParameters    %llu (%s)\nSize          %llu bytes (%s)\n\n",
+            (unsigned long long)r->total.params, h1, (unsigned long long)r->total.bytes, h2);
 }
 
 static void category_line(FILE *f, const char *name, const wk_inspect_totals *c,
@@ -76,7 +156,7 @@ static int name_width(const wk_inspect_report *r)
 {
     size_t w = 6;
     for (size_t k = 0; k < r->n_rows; k++) {
-        size_t n = strlen(r->src->tensors[r->rows[k].index].name);
+        size_t n = (size_t)clean_width(r->src->tensors[r->rows[k].index].name);
         w = n > w ? n : w;
     }
     return w > 80 ? 80 : (int)w;
@@ -102,9 +182,14 @@ static void table(FILE *f, const wk_inspect_report *r, int nw)
         if (row->layer >= 0)
             snprintf(layer, sizeof layer, "%d", row->layer);
         put_clean(f, t->name, nw);
-        fprintf(f, "  %-11s %5s  %-7s %-20s %13llu %13llu\n", wk_category_name(row->category),
+        fprintf(f, "  %-11s %5s  %-7s %-20s %13llu %13llu", wk_category_name(row->category),
                 layer, wk_type(t->dtype)->name, shape, (unsigned long long)t->n_elements,
                 (unsigned long long)t->n_bytes);
+        if (row->shares_with >= 0) {
+            fputs("  = ", f);
+            put_clean(f, r->src->tensors[row->shares_with].name, 0);
+        }
+        fputc('\n', f);
     }
 }
 

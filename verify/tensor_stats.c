@@ -155,7 +155,7 @@ static void count_bins(const float *x, uint64_t n, double lo, double hi, uint32_
     for (uint64_t i = 0; i < n; i++) {
         if (!isfinite(x[i]))
             continue;
-        double b = range > 0 ? floor(((double)x[i] - lo) * n_bins / range) : 0.0;
+        double b = range > 0 ? floor(((double)x[i] - lo) * n_bins / range) : n_bins;
         uint32_t k = b <= 0 ? 0 : b >= n_bins - 1 ? n_bins - 1 : (uint32_t)b;
         counts[k]++;
     }

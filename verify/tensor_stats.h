@@ -38,7 +38,8 @@ int wk_tensor_stats_compute(const wk_tensor *t, const void *data, uint64_t size,
 
 /* Counts finite elements into n_bins equal bins over [lo, hi]: bin floor((x - lo) * n_bins /
  * (hi - lo)) computed in double, clamped to [0, n_bins - 1] (so x == hi lands in the last
- * bin). When hi <= lo every finite element lands in bin 0. counts is zeroed first. */
+ * bin). When hi <= lo (a constant tensor: every x is hi) every finite element lands in the
+ * last bin. counts is zeroed first. */
 int wk_tensor_histogram(const wk_tensor *t, const void *data, uint64_t size, double lo,
                         double hi, uint32_t n_bins, uint64_t *counts, wk_err *e);
 

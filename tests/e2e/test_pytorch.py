@@ -209,6 +209,91 @@ def test_wk_convert_bin_equals_safetensors(stories260k, tmp_path):
             bytes(memoryview(ta["token_embd.weight"][2]).cast("B"))
 
 
+
+def _unique_params(sd):
+    """The oracle for counting tied weights once: torch's own view of which tensors are the
+    very same data (one storage, same storage offset, shape and strides; a dimension of size
+    1 never steps, so its stride does not matter)."""
+    seen, n = set(), 0
+    for t in sd.values():
+        key = (t.storage().data_ptr(), t.storage_offset(), tuple(t.shape),
+               tuple(st if d > 1 else 0 for st, d in zip(t.stride(), t.shape)))
+        if key not in seen:
+            seen.add(key)
+            n += t.numel()
+    return n
+
+
+def _inspect_json(path, *extra):
+    import json
+    return json.loads(run([tool("wk-inspect"), "--json", *extra, path], check=0).stdout)
+
+
+@pytest.mark.parametrize("name", ["tied.bin", "legacy_tied.bin", "deflated_tied.bin", "tar.bin",
+                                  "views.bin"])
+def test_wk_inspect_counts_shared_data_once(cases, name):
+    sd = torch_state(cases[name])
+    doc = _inspect_json(cases[name].path)
+    assert doc["totals"]["tensors"] == len(sd)
+    assert doc["totals"]["parameters"] == _unique_params(sd)
+    firsts = {}
+    for t, (n, v) in zip(doc["tensors"], sd.items()):
+        key = (v.storage().data_ptr(), v.storage_offset(), tuple(v.shape),
+               tuple(st if d > 1 else 0 for st, d in zip(v.stride(), v.shape)))
+        assert t["name"] == n
+        assert t["shares_data_with"] == firsts.get(key), n
+        firsts.setdefault(key, n)
+    shared = sum(t["shares_data_with"] is not None for t in doc["tensors"])
+    assert doc["totals"]["shared"] == shared
+    assert shared == (1 if "tied" in name else 0)
+
+
+def test_stories260k_bin_counts_like_safetensors(stories260k):
+    """torch.save keeps lm_head.weight as a second name of the embedding's storage; the
+    safetensors file leaves it out. Counted once, both give the same totals."""
+    binpath = stories260k / "pytorch_model.bin"
+    b = _inspect_json(binpath)
+    st = _inspect_json(stories260k / "model.safetensors")
+    assert b["totals"]["parameters"] == st["totals"]["parameters"] == 260032
+    assert b["totals"]["parameters"] == _unique_params(torch.load(binpath))
+    assert b["totals"]["bytes"] == st["totals"]["bytes"]
+    assert (b["totals"]["tensors"], b["totals"]["shared"]) == (48, 1)
+    assert b["categories"]["output"]["tensors"] == 1
+    assert b["categories"]["output"]["parameters"] == 0
+    lm = [t for t in b["tensors"] if t["name"] == "lm_head.weight"]
+    assert lm[0]["shares_data_with"] == "model.embed_tokens.weight"
+    text = run([tool("wk-inspect"), binpath], check=0).stdout
+    assert "Tensors       48 (1 shares its data with another" in text, text
+    assert "Parameters    260032 (260.0 K)" in text, text
+    line = [ln for ln in text.splitlines() if ln.startswith("lm_head.weight ")]
+    assert line and line[0].endswith("  = model.embed_tokens.weight"), text
+
+
+@pytest.mark.parametrize("layout", ["zip", "legacy", "wrapped"])
+def test_empty_state_dict_is_accepted(tmp_path, layout):
+    """torch.save({}) is a model without tensors, as an empty safetensors file is."""
+    p = tmp_path / "empty.pt"
+    obj = {"state_dict": {}, "epoch": 3} if layout == "wrapped" else {}
+    torch.save(obj, p, _use_new_zipfile_serialization=layout != "legacy")
+    assert torch.load(p) == obj
+    doc = _inspect_json(p)
+    assert doc["tensors"] == [] and doc["totals"]["tensors"] == 0
+    assert doc["totals"]["parameters"] == 0
+    assert dump(str(p)) == []
+
+
+def test_raw_pickle_error_says_file_offset_and_which_pickle(tmp_path):
+    """A bare pickle (not a torch.save file) is read as a legacy stream: the message says
+    which of its pickles failed and that the offset is a file offset."""
+    p = tmp_path / "evil.bin"
+    p.write_bytes(b"\x80\x02cos\nsystem\nX\x0b\x00\x00\x00touch pwnedq\x00\x85q\x01Rq\x02.")
+    r = run([tool("wk-inspect"), p], check=1, cwd=tmp_path)
+    assert r.stderr == (f"wk-inspect: error: {p}: pickle 1 of the legacy torch.save stream (the "
+                        "magic number), file offset 2: global 'os.system' is not allowed: "
+                        "torch.load would call it, i.e. execute code from the file\n")
+    assert not (tmp_path / "pwned").exists()
+
+
 # ---- the malicious and malformed corpus ----
 
 def _bad_names():

@@ -102,3 +102,14 @@ def test_shared_model_matches_torch(stories260k, tmp_path):
     assert set(sd) - set(names) <= {"lm_head.weight"} and set(names) <= set(sd)
     for i, name in enumerate(names):
         assert (tmp_path / f"{i}.bin").read_bytes() == tensor_bytes(sd[name]), name
+
+
+def test_escaped_backslash_is_not_a_nul(tmp_path):
+    """`\\\\u0000` in the header is a backslash followed by "u0000", not a NUL: the name is
+    kept whole (the NUL check must follow escapes)."""
+    import json
+    from st_write import raw_header
+    p = tmp_path / "backslash.safetensors"
+    p.write_bytes(raw_header('{"a\\\\u0000":' + json.dumps(mbs.F32x2) + "}", bytes(8)))
+    got = tensors_of(run([ST_CHECK, p], check=0).stdout)
+    assert list(got) == ["a\\u0000"]

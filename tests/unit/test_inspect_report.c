@@ -2,6 +2,7 @@
  * read each decodable tensor once, totals and categories add up, and the renderings. */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,4 +184,204 @@ Test(inspect_report, human_counts)
         wk_human_bytes(cases[i].n, buf, sizeof buf);
         cr_expect_str_eq(buf, cases[i].bytes, "%llu bytes", (unsigned long long)cases[i].n);
     }
+}
+
+/* lm_head.weight tied to the embedding (wk_tensor.alias_of_plus1, as the PyTorch reader
+ * sets it): its data is counted once, in the embedding's category; the table and the JSON
+ * name the tensor it shares with. */
+Test(inspect_report, tied_tensor_is_counted_once)
+{
+    wk_source *s = ir_source(&ir_forbidden_ops);
+    s->tensors[6].alias_of_plus1 = 1; /* lm_head.weight = model.embed_tokens.weight */
+    s->tensors[6].dtype = WK_F32;
+    s->tensors[6].n_bytes = 2048;
+    wk_inspect_opts o = {0};
+    wk_inspect_report *r;
+    wk_err e;
+    cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
+    cr_expect_eq(r->total.tensors, 8);
+    cr_expect_eq(r->total.shared, 1);
+    cr_expect_eq(r->total.params, 512 + 256 + 16 + 1024 + 16 + 16 + 4);
+    cr_expect_eq(r->total.bytes, 2048 + 512 + 32 + 4 * 144 + 64 + 64 + 16);
+    cr_expect_eq(r->by_category[WK_CAT_OUTPUT].tensors, 1);
+    cr_expect_eq(r->by_category[WK_CAT_OUTPUT].shared, 1);
+    cr_expect_eq(r->by_category[WK_CAT_OUTPUT].params, 0);
+    cr_expect_eq(r->by_category[WK_CAT_EMBEDDING].params, 512);
+    cr_expect_eq(r->rows[6].shares_with, 0);
+    cr_expect_eq(r->rows[0].shares_with, -1);
+    char *text = wk_inspect_text(r), *json = wk_inspect_json(r);
+    cr_assert(text && json);
+    cr_expect(strstr(text, "Tensors       8 (1 shares its data with another;") != NULL, "%s",
+              text);
+    cr_expect(strstr(text, "Parameters    1844 (1.84 K)") != NULL, "%s", text);
+    const char *row = strstr(text, "\nlm_head.weight ");
+    cr_assert(row, "%s", text);
+    const char *end = strchr(row + 1, '\n');
+    const char *note = "  = model.embed_tokens.weight";
+    cr_expect(end && end - row > (long)strlen(note) &&
+                  strncmp(end - strlen(note), note, strlen(note)) == 0,
+              "%s", text);
+    cJSON *doc = cJSON_Parse(json);
+    cr_assert(doc);
+    cJSON *totals = cJSON_GetObjectItem(doc, "totals");
+    cr_expect_eq(cJSON_GetObjectItem(totals, "parameters")->valuedouble, 1844);
+    cr_expect_eq(cJSON_GetObjectItem(totals, "shared")->valuedouble, 1);
+    cJSON *tensors = cJSON_GetObjectItem(doc, "tensors");
+    cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(tensors, 6),
+                                         "shares_data_with")->valuestring,
+                     "model.embed_tokens.weight");
+    cr_expect(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(tensors, 0),
+                                               "shares_data_with")));
+    cJSON_Delete(doc);
+    free(text);
+    free(json);
+    wk_inspect_free(r);
+
+    /* a filter that leaves the embedding out counts lm_head's data; one that keeps both
+     * counts it once */
+    o.filter = "lm_head.*";
+    cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
+    cr_expect_eq(r->filtered.params, 512);
+    cr_expect_eq(r->filtered.shared, 0);
+    wk_inspect_free(r);
+    o.filter = "*e*.weight";
+    cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
+    cr_expect_eq(r->filtered.tensors, 7);
+    cr_expect_eq(r->filtered.shared, 1);
+    cr_expect_eq(r->filtered.params, 512 + 256 + 1024 + 16 + 16 + 4);
+    wk_inspect_free(r);
+    wk_source_close(s);
+}
+
+/* One value repeated: every bin is [v, v], and the last holds every value (x = max goes
+ * to the last bin). No finite value: the edges are undefined, null in JSON. */
+static float ir_hist_data[6];
+
+static int ir_read_hist(wk_source *s, size_t i, wk_view *v, wk_err *e)
+{
+    v->data = ir_hist_data;
+    v->size = s->tensors[i].n_bytes;
+    return 0;
+}
+
+static const wk_source_ops ir_hist_ops = {ir_read_hist, ir_close};
+
+/* wk-inspect --json --hist c --bins 3 of six copies of value. */
+static cJSON *ir_hist_json(float value)
+{
+    wk_source *s = wk_source_new("safetensors", "fake.safetensors");
+    s->tensors = calloc(1, sizeof *s->tensors);
+    ir_add(s, "c", WK_F32, 6, 0);
+    s->ops = &ir_hist_ops;
+    for (int i = 0; i < 6; i++)
+        ir_hist_data[i] = value;
+    wk_inspect_opts o = {.hist = "c", .hist_bins = 3};
+    wk_inspect_report *r;
+    wk_err e;
+    cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
+    char *json = wk_inspect_json(r);
+    cJSON *doc = cJSON_Parse(json);
+    cr_assert(doc, "%s", json);
+    free(json);
+    wk_inspect_free(r);
+    wk_source_close(s);
+    return doc;
+}
+
+Test(inspect_report, histogram_of_constant_and_non_finite_tensors)
+{
+    cJSON *doc = ir_hist_json(2.5f);
+    cJSON *h = cJSON_GetObjectItem(doc, "histogram");
+    cJSON *bins = cJSON_GetObjectItem(h, "bins");
+    cr_expect_eq(cJSON_GetObjectItem(h, "lo")->valuedouble, 2.5);
+    cr_expect_eq(cJSON_GetObjectItem(h, "hi")->valuedouble, 2.5);
+    cr_assert_eq(cJSON_GetArraySize(bins), 3);
+    for (int k = 0; k < 3; k++) {
+        cJSON *b = cJSON_GetArrayItem(bins, k);
+        cr_expect_eq(cJSON_GetObjectItem(b, "lo")->valuedouble, 2.5);
+        cr_expect_eq(cJSON_GetObjectItem(b, "hi")->valuedouble, 2.5);
+        cr_expect_eq(cJSON_GetObjectItem(b, "count")->valuedouble, k == 2 ? 6 : 0, "bin %d", k);
+    }
+    cJSON_Delete(doc);
+
+    doc = ir_hist_json(NAN);
+    h = cJSON_GetObjectItem(doc, "histogram");
+    cr_expect(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(h, "stats"), "min")));
+    cr_expect(cJSON_IsNull(cJSON_GetObjectItem(h, "lo")));
+    cr_expect(cJSON_IsNull(cJSON_GetObjectItem(h, "hi")));
+    bins = cJSON_GetObjectItem(h, "bins");
+    cr_assert_eq(cJSON_GetArraySize(bins), 3);
+    for (int k = 0; k < 3; k++) {
+        cJSON *b = cJSON_GetArrayItem(bins, k);
+        cr_expect(cJSON_IsNull(cJSON_GetObjectItem(b, "lo")), "bin %d", k);
+        cr_expect(cJSON_IsNull(cJSON_GetObjectItem(b, "hi")), "bin %d", k);
+        cr_expect_eq(cJSON_GetObjectItem(b, "count")->valuedouble, 0);
+    }
+    cJSON_Delete(doc);
+}
+
+/* Names with multi-byte and wide characters: in both tables every tensor's line reaches its
+ * second column at the same display column (1 per character, 2 for CJK). */
+static int ir_columns(const char *s, size_t n)
+{
+    int cols = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c & 0xc0) == 0x80)
+            continue;
+        cols += c >= 0xe3 && c <= 0xe9 ? 2 : 1; /* U+3000..U+9FFF in this test's names */
+    }
+    return cols;
+}
+
+Test(inspect_report, table_pads_by_display_columns)
+{
+    wk_source *s = wk_source_new("safetensors", "fake.safetensors");
+    s->tensors = calloc(4, sizeof *s->tensors);
+    ir_add(s, "caf\xc3\xa9.weight", WK_F32, 4, 0);           /* café: 1 column for é */
+    ir_add(s, "\xe5\xb5\x8c\xe5\x85\xa5.weight", WK_F32, 4, 0); /* 嵌入: 2 columns each */
+    ir_add(s, "plain_ascii_name.weight", WK_F32, 4, 0);
+    ir_add(s, "ctl\x1b[31m\xc2\x9b.weight", WK_F32, 4, 0);     /* ESC and C1 CSI: '?' */
+    s->ops = &ir_hist_ops;
+    for (int i = 0; i < 6; i++)
+        ir_hist_data[i] = (float)i;
+    wk_inspect_opts o = {.stats = true};
+    wk_inspect_report *r;
+    wk_err e;
+    cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
+    char *text = wk_inspect_text(r);
+    cr_assert(text);
+    cr_expect(strchr(text, 0x1b) == NULL && strstr(text, "\xc2\x9b") == NULL, "%s", text);
+    cr_expect(strstr(text, "ctl?[31m?.weight") != NULL, "%s", text);
+    /* the table and the statistics table: each line of a tensor puts the next column at
+     * the same display column as the header's */
+    int header_col = -1, rows = 0;
+    for (const char *line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *nl = strchr(line, '\n'), *w = NULL;
+        if (!nl)
+            break;
+        if (strncmp(line, "Tensor ", 7) == 0)
+            w = line + 6;
+        else if (strstr(line, ".weight") && strstr(line, ".weight") < nl)
+            w = strstr(line, ".weight") + 7;
+        if (!w)
+            continue;
+        while (*w == ' ')
+            w++;
+        int col = ir_columns(line, (size_t)(w - line));
+        if (strncmp(line, "Tensor ", 7) == 0) {
+            /* the main table's next column is left-aligned like its header; the statistics
+             * are right-aligned, so there the rows (equal data) are compared with the first */
+            header_col = strstr(line, "  Category") ? col : -1;
+            continue;
+        }
+        if (header_col < 0)
+            header_col = col;
+        cr_expect_eq(col, header_col, "line: %.*s", (int)(nl - line), line);
+        rows++;
+    }
+    cr_expect_eq(rows, 8, "%s", text);
+    free(text);
+    wk_inspect_free(r);
+    wk_source_close(s);
 }

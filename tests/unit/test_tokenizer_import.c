@@ -695,3 +695,25 @@ Test(tokenizer, gguf_keys_for_sentencepiece)
     tok_rmdir(dir);
     free(model);
 }
+
+/* Warnings name their file as errors do: the model directory joined with the file name. */
+Test(tokenizer, warnings_name_the_file_with_its_directory)
+{
+    char *dir = tok_tmpdir();
+    tok_llama3_dir(dir, NULL);
+    tok_write(dir, "tokenizer_config.json", "{\"chat_template\": 5}");
+    tok_write(dir, "added_tokens.json", "{}");
+    wk_hf_config *cfg = tok_config(dir, "{\"vocab_size\": 16, \"unk_token_id\": 99}");
+    wk_tokenizer t;
+    wk_err e = {{0}};
+    cr_assert_eq(wk_tokenizer_load(dir, cfg, &t, &e), 0, "%s", e.msg);
+    char want[600];
+    snprintf(want, sizeof want, "%s/tokenizer_config.json: chat_template is neither a string "
+                                "nor a list; ignored\n", dir);
+    cr_expect(strstr(t.warnings, want) != NULL, "want '%s' in:\n%s", want, t.warnings);
+    snprintf(want, sizeof want, "%s/config.json: special token unk id 99 is outside", dir);
+    cr_expect(strstr(t.warnings, want) != NULL, "want '%s' in:\n%s", want, t.warnings);
+    wk_tokenizer_free(&t);
+    wk_hf_config_free(cfg);
+    tok_rmdir(dir);
+}
