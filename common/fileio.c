@@ -21,9 +21,8 @@
 
 #define WK_OUT_BUF (8u << 20)
 
-int wk_map_open(wk_map *m, const char *path, wk_err *e)
+int wk_open_regular(const char *path, uint64_t *size, wk_err *e)
 {
-    memset(m, 0, sizeof *m);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
@@ -37,7 +36,19 @@ int wk_map_open(wk_map *m, const char *path, wk_err *e)
         close(fd);
         return wk_fail(e, "%s: not a regular file", path);
     }
-    m->size = (uint64_t)st.st_size;
+    if (size)
+        *size = (uint64_t)st.st_size;
+    return fd;
+}
+
+int wk_map_open(wk_map *m, const char *path, wk_err *e)
+{
+    memset(m, 0, sizeof *m);
+    uint64_t size;
+    int fd = wk_open_regular(path, &size, e);
+    if (fd < 0)
+        return -1;
+    m->size = size;
     if (m->size > 0) {
         void *p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
@@ -284,14 +295,9 @@ void wk_out_abort(wk_outfile *o)
 int wk_read_small_file(const char *path, size_t max_size, char **out, size_t *out_len, wk_err *e)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = wk_open_regular(path, NULL, e);
     if (fd < 0)
-        return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return wk_fail(e, "%s: not a regular file", path);
-    }
+        return -1;
     FILE *f = fdopen(fd, "rb");
     if (!f) {
         close(fd);

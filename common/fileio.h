@@ -19,6 +19,9 @@ typedef struct wk_map {
     char *path;
 } wk_map;
 
+/* Opens path for reading, refusing anything but a regular file (without waiting on a
+ * FIFO); returns the descriptor, with the size in *size when size is not NULL, or -1. */
+int wk_open_regular(const char *path, uint64_t *size, wk_err *e);
 int wk_map_open(wk_map *m, const char *path, wk_err *e);
 void wk_map_close(wk_map *m);
 /* Drops the pages wholly inside [p, p + n) of a read-only file mapping from this process

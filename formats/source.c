@@ -3,11 +3,9 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -268,14 +266,9 @@ static int open_model_dir(const char *dir, const wk_open_opts *opts, wk_source *
  * never waited on). */
 static int sniff(const char *path, unsigned char *buf, size_t len, size_t *got, wk_err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = wk_open_regular(path, NULL, e);
     if (fd < 0)
-        return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return wk_fail(e, "%s: not a regular file", path);
-    }
+        return -1;
     ssize_t n = pread(fd, buf, len, 0);
     close(fd);
     if (n < 0)
