@@ -402,6 +402,7 @@ static int llama_plan(const wk_hf_config *c, void **hpv, wk_conv_plan *p, wk_err
         return -1;
     out->optional = true;
     out->drop = hp->tie_embeddings;
+    snprintf(out->same_as, sizeof out->same_as, "model.embed_tokens.weight");
     return 0;
 }
 

@@ -363,6 +363,42 @@ static int check_output_is_not_an_input(const char *dir, const char *out_path, w
     return rc;
 }
 
+/* A tensor the config says to drop (a tied lm_head) is normally a copy of the one that
+ * replaces it (the embeddings); when it is not, the checkpoint contradicts its config, and
+ * the user is told which values the GGUF keeps. */
+static int check_dropped(wk_source *s, const wk_conv_plan *p, const long *src_of,
+                         const wk_convert_opts *o, wk_err *e)
+{
+    for (size_t j = 0; j < p->n; j++) {
+        const wk_conv_tensor *t = &p->t[j];
+        if (!t->drop || src_of[j] < 0 || !t->same_as[0] || !o->warnings)
+            continue;
+        long k = wk_source_find(s, t->same_as);
+        if (k < 0)
+            continue;
+        wk_view a, b;
+        if (wk_source_read(s, (size_t)src_of[j], &a, e) != 0)
+            return -1;
+        if (wk_source_read(s, (size_t)k, &b, e) != 0) {
+            wk_view_release(&a);
+            return -1;
+        }
+        bool same = s->tensors[src_of[j]].dtype == s->tensors[k].dtype && a.size == b.size &&
+                    memcmp(a.data, b.data, a.size) == 0;
+        wk_view_release(&a);
+        wk_view_release(&b);
+        if (!same) {
+            size_t used = strlen(o->warnings);
+            snprintf(o->warnings + used, o->warnings_size - used,
+                     "%s: '%s' differs from '%s', but config.json ties them "
+                     "(tie_word_embeddings): the GGUF uses '%s'\n",
+                     s->files[s->tensors[src_of[j]].file_index], t->hf_name, t->same_as,
+                     t->same_as);
+        }
+    }
+    return 0;
+}
+
 int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *o, wk_err *e)
 {
     struct stat st;
@@ -397,7 +433,7 @@ int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *
         wk_fail(e, "out of memory");
         goto done;
     }
-    if (match_tensors(a, s, &plan, src_of, e))
+    if (match_tensors(a, s, &plan, src_of, e) || check_dropped(s, &plan, src_of, o, e))
         goto done;
     rc = write_gguf(dir, out_path, o, cfg, a, hp, s, &plan, src_of, dtypes, e);
 done:

@@ -31,6 +31,7 @@ typedef struct wk_conv_tensor {
     uint32_t unpermute_heads;          /* > 0: undo HF's q/k row permutation (qk_permute.h) */
     bool optional;                     /* may be absent from the checkpoint */
     bool drop;                         /* accepted in the checkpoint but not written */
+    char same_as[WK_CONV_HF_NAME];     /* drop: the tensor it should equal (tied weights) */
     float *values;                     /* generated F32 data (shape[0] floats), else NULL */
 } wk_conv_tensor;
 
@@ -67,6 +68,9 @@ typedef struct wk_convert_opts {
     const char *state_dict_key;    /* PyTorch: wrapping-dict entry holding the state dict */
     wk_tokenizer_info *tokenizer;  /* when not NULL, receives the tokenizer's summary and
                                       warnings (for the tool to print) */
+    char *warnings;                /* when not NULL: the conversion's own warnings, one per
+                                      line, appended to this NUL-terminated buffer */
+    size_t warnings_size;
 } wk_convert_opts;
 
 /* Converts the model in dir to out_path. On failure nothing is left under out_path. */

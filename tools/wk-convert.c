@@ -73,12 +73,17 @@ int main(int argc, char **argv)
     wk_progress pg;
     wk_progress_init(&pg, "wk-convert", quiet);
     wk_tokenizer_info tok;
+    char warnings[2048] = "";
     o.progress = &pg;
     o.tokenizer = &tok;
+    o.warnings = warnings;
+    o.warnings_size = sizeof warnings;
     wk_err e;
     if (wk_convert_hf(argv[optind], out, &o, &e) != 0)
         return wk_cli_error(&tool, &e);
     for (char *line = strtok(tok.warnings, "\n"); line; line = strtok(NULL, "\n"))
+        wk_cli_warn(&tool, "%s", line);
+    for (char *line = strtok(warnings, "\n"); line; line = strtok(NULL, "\n"))
         wk_cli_warn(&tool, "%s", line);
     return WK_EXIT_OK;
 }

@@ -223,6 +223,31 @@ def test_pytorch_checkpoint_converts_like_safetensors(tmp_path):
         assert np.array_equal(a[k][2], b[k][2]), k
 
 
+def test_tied_lm_head_that_differs_is_reported(tmp_path):
+    """tie_word_embeddings with an lm_head in the checkpoint: dropped (llama.cpp then uses the
+    embeddings), silently when it is a copy of them, with a warning when it is not."""
+    def tie(d):
+        cfg = json.loads((d / "config.json").read_text())
+        cfg["tie_word_embeddings"] = True
+        (d / "config.json").write_text(json.dumps(cfg))
+
+    differs = tmp_path / "differs"
+    fx.make(differs, layers=1, tied=False)
+    tie(differs)
+    p = run([tool("wk-convert"), differs, "-o", tmp_path / "a.gguf", "-q"], check=0)
+    assert "'lm_head.weight' differs from 'model.embed_tokens.weight'" in p.stderr, p.stderr
+    assert "output.weight" not in gguf_read.read(tmp_path / "a.gguf")[1]
+
+    same = tmp_path / "same"
+    fx.make(same, layers=1, tied=False, fmt="pytorch")
+    sd = torch.load(same / "pytorch_model.bin")
+    sd["lm_head.weight"] = sd["model.embed_tokens.weight"]
+    torch.save(sd, same / "pytorch_model.bin")
+    tie(same)
+    p = run([tool("wk-convert"), same, "-o", tmp_path / "b.gguf", "-q"], check=0)
+    assert "warning" not in p.stderr, p.stderr
+
+
 def test_progress_on_a_tty_only(variants, tmp_path):
     d, _, _ = variants("gqa")
 
