@@ -1,8 +1,10 @@
 /* Shared command-line conventions for the wk-* tools. */
 #include "common/cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/version.h"
 
@@ -31,10 +33,14 @@ int wk_cli_usage_error(const wk_tool *t, const char *fmt, ...)
 
 int wk_cli_option_error(const wk_tool *t, int getopt_ret, char *const *argv, int optind_now)
 {
-    const char *opt = optind_now > 0 ? argv[optind_now - 1] : "?";
+    /* a long option is the whole argument; a short one may sit in a cluster ("-qZ"), so it
+     * is named by the character getopt stopped at */
+    const char *arg = optind_now > 0 ? argv[optind_now - 1] : "";
+    char shortopt[3] = {'-', (char)optopt, '\0'};
+    const char *opt = strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128 ? shortopt : arg;
     if (getopt_ret == ':')
         return wk_cli_usage_error(t, "option '%s' needs a value", opt);
-    return wk_cli_usage_error(t, "unknown option '%s'", opt);
+    return wk_cli_usage_error(t, "unknown or ambiguous option '%s'", opt);
 }
 
 int wk_cli_error(const wk_tool *t, const wk_err *e)

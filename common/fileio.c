@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,12 +167,20 @@ int wk_out_open(wk_outfile *o, const char *path, wk_err *e)
         return wk_fail(e, "%s: out of memory", path);
     }
     snprintf(o->tmp_path, n + 16, "%s.tmp.XXXXXX", o->final_path);
-    /* registered before the file exists: whenever it exists, the buffer holds its name */
-    pending_set(NULL, o->tmp_path);
+    /* the cleanup signals wait while the file is created and registered, so it is never
+     * there unregistered, and a half-chosen name is never unlinked */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     o->fd = mkostemp(o->tmp_path, O_CLOEXEC);
+    if (o->fd >= 0)
+        pending_set(NULL, o->tmp_path);
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (o->fd < 0) {
-        int err = errno;
-        pending_set(o->tmp_path, NULL);
         free(o->tmp_path);
         o->tmp_path = NULL;
         wk_out_abort(o);

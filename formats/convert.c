@@ -340,13 +340,20 @@ static int write_gguf(const char *dir, const char *out_path, const wk_convert_op
     return wk_gguf_writer_finish(w, e);
 }
 
-/* Refuses an output that is one of the model directory's own files (a weight shard, the
- * tokenizer): writing it would destroy the input. */
-static int check_output_is_not_an_input(const char *dir, const char *out_path, wk_err *e)
+/* Refuses an output that is one of the model's own files (a weight file anywhere the index
+ * points, the config, the tokenizer): writing it would destroy the input. */
+static int check_output_is_not_an_input(const char *dir, const wk_source *s,
+                                        const char *out_path, wk_err *e)
 {
     struct stat out;
     if (stat(out_path, &out) != 0)
         return 0; /* does not exist yet */
+    for (size_t i = 0; i < s->n_files; i++) {
+        struct stat in;
+        if (stat(s->files[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            return wk_fail(e, "%s: is %s, a weight file of the model being converted; choose "
+                              "another output name", out_path, s->files[i]);
+    }
     DIR *d = opendir(dir);
     if (!d)
         return wk_fail(e, "%s: cannot open directory: %s", dir, strerror(errno));
@@ -374,8 +381,8 @@ static int check_dropped(wk_source *s, const wk_conv_plan *p, const long *src_of
         if (!t->drop || src_of[j] < 0 || !t->same_as[0] || !o->warnings)
             continue;
         long k = wk_source_find(s, t->same_as);
-        if (k < 0)
-            continue;
+        if (k < 0 || s->tensors[k].dtype != s->tensors[src_of[j]].dtype)
+            continue; /* different types are not compared byte for byte */
         wk_view a, b;
         if (wk_source_read(s, (size_t)src_of[j], &a, e) != 0)
             return -1;
@@ -383,8 +390,7 @@ static int check_dropped(wk_source *s, const wk_conv_plan *p, const long *src_of
             wk_view_release(&a);
             return -1;
         }
-        bool same = s->tensors[src_of[j]].dtype == s->tensors[k].dtype && a.size == b.size &&
-                    memcmp(a.data, b.data, a.size) == 0;
+        bool same = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
         wk_view_release(&a);
         wk_view_release(&b);
         if (!same) {
@@ -409,8 +415,6 @@ int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *
     if (wk_is_dir(out_path))
         return wk_fail(e, "%s: is a directory (expected the name of the GGUF file to write)",
                        out_path);
-    if (check_output_is_not_an_input(dir, out_path, e) != 0)
-        return -1;
     wk_hf_config *cfg;
     int rc = wk_hf_config_load(dir, &cfg, e);
     if (rc == 1)
@@ -433,7 +437,8 @@ int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *
         wk_fail(e, "out of memory");
         goto done;
     }
-    if (match_tensors(a, s, &plan, src_of, e) || check_dropped(s, &plan, src_of, o, e))
+    if (check_output_is_not_an_input(dir, s, out_path, e) ||
+        match_tensors(a, s, &plan, src_of, e) || check_dropped(s, &plan, src_of, o, e))
         goto done;
     rc = write_gguf(dir, out_path, o, cfg, a, hp, s, &plan, src_of, dtypes, e);
 done:

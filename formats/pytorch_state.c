@@ -131,7 +131,7 @@ int wk_pt_find_state_dict(const wk_pval *root, const char *key, const char *wher
     }
     for (int depth = 0; depth < 8; depth++) {
         int c = classify(d, &bad);
-        if (c == 1 || d->seq.n == 0) /* torch.save({}) saves an empty state dict */
+        if (c == 1 || (depth == 0 && d->seq.n == 0)) /* torch.save({}): an empty state dict */
             return take_items(d, where, items, n, e);
         if (c < 0) {
             const wk_pval *k = d->seq.items[bad];
@@ -141,12 +141,19 @@ int wk_pt_find_state_dict(const wk_pval *root, const char *key, const char *wher
                                                 : "?",
                            wk_pv_type_name(d->seq.items[bad + 1]->type));
         }
-        const wk_pval *next = NULL;
+        /* the first non-empty wrapper; an empty one only when no other is there */
+        const wk_pval *next = NULL, *empty = NULL;
         for (size_t w = 0; w < sizeof wrappers / sizeof wrappers[0] && !next; w++) {
-            next = wk_pv_dict_get(d, wrappers[w]);
-            if (next && next->type != WK_PV_DICT)
-                next = NULL;
+            const wk_pval *v = wk_pv_dict_get(d, wrappers[w]);
+            if (!v || v->type != WK_PV_DICT)
+                continue;
+            if (v->seq.n == 0)
+                empty = empty ? empty : v;
+            else
+                next = v;
         }
+        if (!next && empty)
+            return take_items(empty, where, items, n, e);
         if (!next)
             break;
         d = next;

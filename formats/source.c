@@ -293,10 +293,10 @@ int wk_source_open(const char *path, const wk_open_opts *opts, wk_source **out, 
     return 0;
 }
 
-/* Chooses the reader: a directory; the file's content (GGUF magic, a zip or pickle from
- * torch.save); the names of the sharded-index files; a u64 length followed by '{'
- * (safetensors); then the file's extension, so a misnamed file still opens and a damaged
- * one gets its own format's message. */
+/* Chooses the reader: a directory; GGUF magic; the names of the sharded-index files; a u64
+ * length followed by '{' (safetensors); a zip or pickle from torch.save; then the file's
+ * extension, so a misnamed file still opens and a damaged one gets its own format's
+ * message. */
 static int open_any(const char *path, const wk_open_opts *opts, wk_source **out, wk_err *e)
 {
     *out = NULL;
@@ -308,14 +308,15 @@ static int open_any(const char *path, const wk_open_opts *opts, wk_source **out,
         return -1;
     if (got >= 4 && memcmp(magic, "GGUF", 4) == 0)
         return wk_gguf_open_source(path, out, e);
-    if (wk_pt_sniff(magic, got))
-        return wk_pt_open_file(path, opts, out, e);
     if (wk_has_suffix(path, ".json") && strstr(path, "safetensors.index"))
         return wk_st_open_index(path, out, e);
     if (wk_has_suffix(path, ".json") && strstr(path, ".bin.index"))
         return wk_pt_open_index(path, opts, out, e);
+    /* before the pickle test: a header length such as 640 starts with the bytes 0x80 0x02 */
     if ((got == 9 && magic[8] == '{') || wk_has_suffix(path, ".safetensors"))
         return wk_st_open_file(path, out, e);
+    if (wk_pt_sniff(magic, got))
+        return wk_pt_open_file(path, opts, out, e);
     if (wk_has_suffix(path, ".gguf"))
         return wk_gguf_open_source(path, out, e);
     if (wk_has_suffix(path, ".bin") || wk_has_suffix(path, ".pt") || wk_has_suffix(path, ".pth"))

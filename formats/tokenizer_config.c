@@ -168,9 +168,11 @@ static cJSON *load_optional(const char *dir, const char *name, char **path, int 
     *rc = 0;
     if (!(*path = wk_path_join(dir, name)))
         *rc = wk_fail(e, "%s: out of memory", dir);
-    else if (wk_file_exists(*path) &&
-             !(doc = wk_tok_json_load(*path, WK_TOK_MAX_CONFIG_BYTES, e)))
-        *rc = -1;
+    else if ((*rc = wk_optional_file(*path, e)) == 1) {
+        *rc = 0;
+        if (!(doc = wk_tok_json_load(*path, WK_TOK_MAX_CONFIG_BYTES, e)))
+            *rc = -1;
+    }
     return doc;
 }
 
@@ -181,8 +183,10 @@ static int read_template_files(wk_tokcfg *c, const char *dir, wk_err *e)
     int rc = 0;
     if (!path)
         return wk_fail(e, "%s: out of memory", dir);
-    if (wk_file_exists(path)) {
-        rc = wk_read_small_file(path, WK_TOK_MAX_CONFIG_BYTES, &c->chat_template, NULL, e);
+    int kind = wk_optional_file(path, e);
+    if (kind != 0) {
+        rc = kind < 0 ? -1
+                      : wk_read_small_file(path, WK_TOK_MAX_CONFIG_BYTES, &c->chat_template, NULL, e);
         free(path);
         return rc;
     }

@@ -244,7 +244,11 @@ int wk_tokenizer_load(const char *dir, const wk_hf_config *cfg, wk_tokenizer *t,
         wk_fail(e, "%s: out of memory", dir);
         goto out0;
     }
-    bool has_spm = wk_file_exists(spm_path), has_json = wk_file_exists(json_path);
+    int spm_kind = wk_optional_file(spm_path, e);
+    int json_kind = spm_kind < 0 ? 0 : wk_optional_file(json_path, e);
+    if (spm_kind < 0 || json_kind < 0)
+        goto out0;
+    bool has_spm = spm_kind == 1, has_json = json_kind == 1;
     if (!has_spm && !has_json) {
         wk_fail(e, "no tokenizer found in %s: expected tokenizer.model or tokenizer.json", dir);
         goto out0;

@@ -134,8 +134,11 @@ int wk_inspect_build(wk_source *s, const wk_inspect_opts *o, wk_inspect_report *
         totals_add(&r->by_category[c], t, alias == 0);
         if (o->hist || (o->filter && fnmatch(o->filter, t->name, 0) != 0))
             continue;
-        totals_add(&r->filtered, t, alias == 0 || !listed[alias - 1]);
-        listed[i] = true;
+        /* count a group's shared data once among the listed tensors: aliases point at the
+         * group's first tensor, whose flag records whether the group was counted */
+        size_t root = alias ? alias - 1 : i;
+        totals_add(&r->filtered, t, !listed[root]);
+        listed[root] = true;
         r->rows[r->n_rows++] = (wk_inspect_row){.index = i, .category = c, .layer = layer,
                                                 .shares_with = (long)alias - 1};
     }

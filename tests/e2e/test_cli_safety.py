@@ -46,7 +46,7 @@ def test_output_that_is_an_input_is_refused(tiny, tmp_path):
     before = weights.read_bytes()
     for target in (weights, model / "tokenizer.model"):
         p = run([tool("wk-convert"), model, "-o", target, "-q"], check=1)
-        assert "a file of the model being converted" in p.stderr, p.stderr
+        assert "file of the model being converted" in p.stderr, p.stderr
     assert weights.read_bytes() == before
     assert leftovers(model) == []
 
@@ -125,7 +125,9 @@ def test_key_on_a_model_that_is_not_pytorch_is_refused(tiny, tmp_path):
 @pytest.mark.parametrize("args,expect", [
     (["wk-inspect", "--hist"], "option '--hist' needs a value"),
     (["wk-inspect", "--filter"], "option '--filter' needs a value"),
-    (["wk-inspect", "--nope", "x"], "unknown option '--nope'"),
+    (["wk-inspect", "--nope", "x"], "unknown or ambiguous option '--nope'"),
+    (["wk-inspect", "-Zh", "x"], "unknown or ambiguous option '-Z'"),
+    (["wk-convert", "-qZ", "x", "-o", "y"], "unknown or ambiguous option '-Z'"),
     (["wk-inspect", ""], "the model path is empty"),
     (["wk-convert", "--outtype"], "option '--outtype' needs a value"),
     (["wk-convert", "x", "-o"], "option '-o' needs a value"),
@@ -135,3 +137,44 @@ def test_command_line_mistakes_are_usage_errors(args, expect):
     p = run([tool(args[0]), *args[1:]], check=2)
     assert expect in p.stderr and "--help" in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 2, p.stderr
+
+
+def test_safetensors_whose_header_length_looks_like_a_pickle(tmp_path):
+    # a header of 640 bytes starts the file with 0x80 0x02, a pickle's first two bytes
+    import json
+    import struct
+    header = json.dumps({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})
+    header = header.encode().ljust(640)
+    path = tmp_path / "h640.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(8))
+    for name in (path, tmp_path / "h640"):
+        if name != path:
+            shutil.copy(path, name)
+        p = run([tool("wk-inspect"), name], check=0)
+        assert "(safetensors, 1 file)" in p.stdout, p.stdout
+
+
+def test_output_that_is_a_shard_in_a_subdirectory_is_refused(tmp_path):
+    import json
+    model = gen(tmp_path / "m", "--preset", "tiny", "--shard-size", "2M")
+    index = json.loads((model / "model.safetensors.index.json").read_text())
+    (model / "sub").mkdir()
+    for name in set(index["weight_map"].values()):
+        (model / name).rename(model / "sub" / name)
+    index["weight_map"] = {k: "sub/" + v for k, v in index["weight_map"].items()}
+    (model / "model.safetensors.index.json").write_text(json.dumps(index))
+    shard = model / "sub" / sorted(set(index["weight_map"].values()))[0].split("/")[1]
+    before = shard.read_bytes()
+    p = run([tool("wk-convert"), model, "-o", shard, "-q"], check=1)
+    assert "a weight file of the model being converted" in p.stderr, p.stderr
+    assert shard.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["tokenizer.model", "tokenizer_config.json"])
+def test_tokenizer_file_that_is_not_a_file_is_named(tiny, tmp_path, name):
+    model = tmp_path / "m"
+    shutil.copytree(tiny, model)
+    (model / name).unlink()
+    os.mkfifo(model / name)
+    p = run([tool("wk-convert"), model, "-o", tmp_path / "x.gguf"], check=1, timeout=60)
+    assert f"{name}: not a regular file" in p.stderr, p.stderr

@@ -142,6 +142,24 @@ def test_tools_take_key(cases):
     run([tool("wk-inspect"), "--key", "nope", path], check=1)
 
 
+def test_filter_counts_a_shared_group_once(tmp_path):
+    t = torch.arange(12.).reshape(3, 4)
+    path = tmp_path / "tri.bin"
+    torch.save({"a": t, "b": t, "c": t}, path)
+    import json
+    report = json.loads(run([tool("wk-inspect"), "--json", "--filter", "[bc]", path],
+                            check=0).stdout)
+    assert report["filter"]["tensors"] == 2 and report["filter"]["parameters"] == 12
+
+
+def test_empty_wrapper_does_not_hide_the_state_dict(tmp_path):
+    path = tmp_path / "wrap.bin"
+    torch.save({"state_dict": {}, "model": {"w": torch.ones(2, 3)}}, path)
+    import json
+    report = json.loads(run([tool("wk-inspect"), "--json", path], check=0).stdout)
+    assert [t["name"] for t in report["tensors"]] == ["w"]
+
+
 def test_model_dir_with_only_pytorch_bin(stories260k, tmp_path):
     d = tmp_path / "m"
     d.mkdir()
