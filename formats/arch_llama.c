@@ -19,6 +19,14 @@
 
 #define MAX_DIM 2147483647
 
+/* An absent key: an error when required, else the caller takes its default (returns 0). */
+static int absent(const wk_hf_config *c, const char *key, bool required, wk_err *e)
+{
+    return required ? wk_fail(e, "%s: missing key \"%s\" (needed for architecture llama)",
+                              c->path, key)
+                    : 0;
+}
+
 static int get_count(const wk_hf_config *c, const char *key, bool required, uint32_t dflt,
                      uint32_t *out, wk_err *e)
 {
@@ -27,11 +35,8 @@ static int get_count(const wk_hf_config *c, const char *key, bool required, uint
     if (rc < 0)
         return -1;
     if (rc == 1) {
-        if (required)
-            return wk_fail(e, "%s: missing key \"%s\" (needed for architecture llama)", c->path,
-                           key);
         *out = dflt;
-        return 0;
+        return absent(c, key, required, e);
     }
     if (v < 1 || v > MAX_DIM)
         return wk_fail(e, "%s: key \"%s\" is %lld; expected 1 to %d", c->path, key,
@@ -48,9 +53,8 @@ static int get_positive(const wk_hf_config *c, const char *key, bool required, d
     if (rc < 0)
         return -1;
     if (rc == 1) {
-        if (required)
-            return wk_fail(e, "%s: missing key \"%s\" (needed for architecture llama)", c->path,
-                           key);
+        if (absent(c, key, required, e) != 0)
+            return -1;
         v = dflt;
     }
     if (!(v > 0) || v > 3.4e38)

@@ -173,16 +173,25 @@ int wk_gguf_set_str(wk_gguf_writer *w, const char *key, const char *v, wk_err *e
     return kv_put(w, key, WK_GGUF_STRING, &b, e);
 }
 
-int wk_gguf_set_arr_str(wk_gguf_writer *w, const char *key, const char *const *v, uint64_t n,
-                        wk_err *e)
+/* An array value's header: type, element type and count (at most 2^30, as ggml reads). */
+static int array_start(const wk_gguf_writer *w, const char *key, uint32_t elem_type, uint64_t n,
+                       wk_buf *b, wk_err *e)
 {
     if (n > MAX_ARRAY)
         return wk_fail(e, "%s: key '%s': %" PRIu64 " elements exceed the 2^30 limit",
                        out_path(w), key, n);
+    put_u32(b, WK_GGUF_ARRAY);
+    put_u32(b, elem_type);
+    put_u64(b, n);
+    return 0;
+}
+
+int wk_gguf_set_arr_str(wk_gguf_writer *w, const char *key, const char *const *v, uint64_t n,
+                        wk_err *e)
+{
     wk_buf b = {0};
-    put_u32(&b, WK_GGUF_ARRAY);
-    put_u32(&b, WK_GGUF_STRING);
-    put_u64(&b, n);
+    if (array_start(w, key, WK_GGUF_STRING, n, &b, e) != 0)
+        return -1;
     for (uint64_t i = 0; i < n; i++) {
         if (strlen(v[i]) > MAX_STRING) {
             wk_buf_free(&b);
@@ -201,13 +210,9 @@ int wk_gguf_set_arr(wk_gguf_writer *w, const char *key, uint32_t elem_type, cons
     if (esz == 0)
         return wk_fail(e, "%s: key '%s': %s is not a primitive element type", out_path(w), key,
                        wk_gguf_type_name(elem_type));
-    if (n > MAX_ARRAY)
-        return wk_fail(e, "%s: key '%s': %" PRIu64 " elements exceed the 2^30 limit",
-                       out_path(w), key, n);
     wk_buf b = {0};
-    put_u32(&b, WK_GGUF_ARRAY);
-    put_u32(&b, elem_type);
-    put_u64(&b, n);
+    if (array_start(w, key, elem_type, n, &b, e) != 0)
+        return -1;
     wk_buf_put(&b, data, (size_t)(n * esz));
     return kv_put(w, key, WK_GGUF_ARRAY, &b, e);
 }
