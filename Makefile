@@ -1,6 +1,7 @@
-# weightkit build. One static library (common/ formats/ quant/ kernels/ verify/) and one
-# small binary per tool in tools/. Files named *_avx2.c get AVX2/FMA/F16C flags; all other
-# code targets baseline x86-64 and reaches the fast kernels through run-time dispatch.
+# weightkit build. One static library (common/ quant/ kernels/ formats/ models/ verify/, every
+# .c file in them and in their subfolders) and one small binary per tool in tools/. Files under
+# kernels/avx2/ get AVX2/FMA/F16C flags; all other code targets baseline x86-64 and reaches the
+# fast kernels through the CPU traits chosen at start-up (kernels/traits.h).
 
 PREFIX  ?= /usr/local
 BUILD   ?= build
@@ -25,8 +26,8 @@ CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 LDLIBS  += -fsanitize=address,undefined
 endif
 
-LIB_DIRS := common formats quant kernels verify
-LIB_SRC  := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+LIB_DIRS := common quant kernels formats models verify
+LIB_SRC  := $(sort $(shell find $(LIB_DIRS) -name '*.c'))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libweightkit.a
 
@@ -36,13 +37,17 @@ TOOLS    := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 HELPER_SRC := $(sort $(wildcard tests/gen/*.c))
 HELPERS  := $(HELPER_SRC:tests/gen/%.c=$(BUILD)/gen/%)
 
-UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+UNIT_SRC := $(sort $(shell find tests/unit -name '*.c'))
 UNIT_BIN := $(BUILD)/tests/unit-tests
+
+# The objects of tools and helpers are reached only through pattern rules; without this make
+# deletes them as intermediates and the next `make` rebuilds and relinks.
+.SECONDARY: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(HELPER_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps test test-only unit e2e demo bench install clean asan asan-only
 all: $(LIB) $(TOOLS) $(HELPERS)
 
-$(BUILD)/%_avx2.o: %_avx2.c
+$(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SIMD_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -131,7 +136,7 @@ fuzz: fuzz-build $(BUILD)/gen/gguf-write-sample
 
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_BUILD)/obj/%_avx2.o: %_avx2.c
+$(FUZZ_BUILD)/obj/kernels/avx2/%.o: kernels/avx2/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(SIMD_CFLAGS) -MMD -MP -c $< -o $@
 

@@ -19,7 +19,7 @@
 
 #include "common/fileio.h"
 #include "common/strutil.h"
-#include "formats/pickle.h"
+#include "formats/pytorch/pickle.h"
 
 static int cmp_entry(const void *a, const void *b)
 {

@@ -10,9 +10,9 @@
 
 #include "common/fileio.h"
 #include "common/strutil.h"
-#include "formats/gguf.h"
-#include "formats/pytorch.h"
-#include "formats/safetensors.h"
+#include "formats/gguf/gguf.h"
+#include "formats/pytorch/pytorch.h"
+#include "formats/safetensors/safetensors.h"
 
 wk_source *wk_source_new(const char *format, const char *path)
 {

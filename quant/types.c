@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "kernels/convert.h"
+#include "kernels/half.h"
 #include "quant/half.h"
 
 static void f32_to_float(const void *src, float *dst, int64_t n)

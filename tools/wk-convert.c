@@ -6,7 +6,7 @@
 
 #include "common/cli.h"
 #include "common/progress.h"
-#include "formats/convert.h"
+#include "models/convert.h"
 
 static const wk_tool tool = {
     "wk-convert",

@@ -8,7 +8,7 @@
 
 #include "common/cli.h"
 #include "formats/source.h"
-#include "verify/inspect_report.h"
+#include "verify/inspect/report.h"
 
 static const wk_tool tool = {
     .name = "wk-inspect",

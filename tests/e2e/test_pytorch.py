@@ -1,4 +1,4 @@
-"""PyTorch checkpoints read without executing code (formats/pickle.c, formats/pytorch_*.c).
+"""PyTorch checkpoints read without executing code (formats/pytorch/).
 
 Oracle: torch.load of the same file (Debian's torch 1.13). Every fixture of
 tests/fixtures/make_torch_fixtures.py is read by pt-dump (tests/gen/pt-dump.c, which opens

@@ -1,7 +1,7 @@
 /* libFuzzer harness: one GGUF file (ggml docs/gguf.md) through wk_gguf_open_source: every
  * metadata value walked with the accessors, the weightkit.tensor_xxh64 checksums verified,
  * every tensor read. */
-#include "formats/gguf.h"
+#include "formats/gguf/gguf.h"
 #include "tests/fuzz/fuzz_source_read.h"
 
 static void walk_value(const wk_gguf_value *v, int depth)

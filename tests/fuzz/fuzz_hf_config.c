@@ -4,7 +4,7 @@
  * writer that is then aborted. */
 #include <stdlib.h>
 
-#include "formats/convert.h"
+#include "models/convert.h"
 #include "formats/hf_config.h"
 #include "tests/fuzz/fuzz_util.h"
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/pickle.h"
-#include "formats/pytorch.h"
+#include "formats/pytorch/pickle.h"
+#include "formats/pytorch/pytorch.h"
 #include "tests/fuzz/fuzz_util.h"
 
 /* The tree may share nodes (memo), so the walk has a budget of calls. */

@@ -1,6 +1,6 @@
 /* libFuzzer harness: one .safetensors file (huggingface/safetensors README) through
  * wk_st_open_file, then every tensor read. */
-#include "formats/safetensors.h"
+#include "formats/safetensors/safetensors.h"
 #include "tests/fuzz/fuzz_source_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/tokenizer_import.h"
+#include "formats/tokenizer/tokenizer.h"
 #include "tests/fuzz/fuzz_util.h"
 
 #define SEP "\n#WKFUZZ#\n"

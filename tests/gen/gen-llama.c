@@ -30,8 +30,8 @@
 #include "common/cli.h"
 #include "common/err.h"
 #include "common/fileio.h"
-#include "formats/safetensors.h"
-#include "kernels/convert.h"
+#include "formats/safetensors/safetensors.h"
+#include "kernels/half.h"
 #include "quant/types.h"
 #include "tests/gen/spm_model.h"
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "formats/gguf.h"
+#include "formats/gguf/gguf.h"
 
 typedef struct {
     const char *name;
