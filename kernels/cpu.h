@@ -1,6 +1,6 @@
-/* Run-time CPU feature choice. The AVX2/FMA/F16C kernels live in *_avx2.c files compiled
- * with those flags; everything else is built for baseline x86-64, and callers go through
- * dispatchers that ask wk_cpu_has_avx2() once. WK_NO_SIMD=1 in the environment forces the
+/* Run-time CPU feature detection. The AVX2/FMA/F16C kernels live in kernels/avx2/, compiled
+ * with those flags; everything else is built for baseline x86-64, and the CPU traits
+ * (kernels/traits.c) ask wk_cpu_has_avx2() once to choose between them. WK_NO_SIMD=1 in the environment forces the
  * scalar reference (used by tests and benchmarks to compare the two paths). */
 #ifndef WK_KERNELS_CPU_H
 #define WK_KERNELS_CPU_H

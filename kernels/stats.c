@@ -1,4 +1,4 @@
-/* Moments: the scalar reference block kernel, the pairwise merge, and the dispatcher.
+/* Moments: the scalar reference block kernel and the pairwise merge.
  *
  * Merge (Pebay 2008, eq. 3.1, with n = na + nb and d = mean_b - mean_a):
  *   mean = mean_a + d * nb / n
@@ -10,7 +10,6 @@
 
 #include <math.h>
 
-#include "kernels/cpu.h"
 
 void wk_moments_init(wk_moments *m)
 {
@@ -84,12 +83,4 @@ void wk_stats_block_ref(wk_moments *acc, const float *x, size_t n)
         }
     }
     wk_moments_merge(acc, &b);
-}
-
-void wk_stats_block(wk_moments *acc, const float *x, size_t n)
-{
-    if (wk_cpu_has_avx2())
-        wk_stats_block_avx2(acc, x, n);
-    else
-        wk_stats_block_ref(acc, x, n);
 }

@@ -4,7 +4,7 @@
  * mean and centred power sums M2..M4 (in double), min/max, sum of |x|, and counts of zeros,
  * NaNs and infinities. NaN and +-Inf are counted but excluded from every other field.
  *
- * wk_stats_block* add one block of floats (small enough to stay in L1: the kernel reads it
+ * The block kernels add one block of floats (small enough to stay in L1: the kernel reads it
  * twice, first for the block's mean, then for the centred sums) and merge the block into the
  * accumulator with wk_moments_merge, the pairwise update of Chan et al. (1979) extended to
  * third and fourth moments by Pebay (2008, SAND2008-6212, eq. 3.1). The AVX2 path and the
@@ -29,9 +29,9 @@ void wk_moments_init(wk_moments *m);
 /* a <- a combined with b. */
 void wk_moments_merge(wk_moments *a, const wk_moments *b);
 
-/* acc <- acc combined with x[0..n). Blocks of up to a few thousand values are best. */
-void wk_stats_block(wk_moments *acc, const float *x, size_t n);     /* dispatches */
+/* acc <- acc combined with x[0..n). Blocks of up to a few thousand values are best. The
+ * scalar reference; its AVX2 twin is in kernels/avx2/stats.c, and callers reach the one
+ * chosen for this CPU as wk_cpu_kernels_get()->stats_block (kernels/traits.h). */
 void wk_stats_block_ref(wk_moments *acc, const float *x, size_t n);
-void wk_stats_block_avx2(wk_moments *acc, const float *x, size_t n); /* needs AVX2+FMA */
 
 #endif

@@ -22,82 +22,29 @@
 #include <sys/stat.h>
 
 #include "common/fileio.h"
-#include "models/llama.h"
-#include "models/qk_permute.h"
 #include "formats/source.h"
 #include "formats/tokenizer/tokenizer.h"
-#include "kernels/half.h"
+#include "kernels/traits.h"
+#include "models/qk_permute.h"
+#include "quant/ftype.h"
 
 #define WK_CONV_CHUNK (4u << 20)
 
-/* llama.cpp's LLAMA_FTYPE values (include/llama.h). */
-enum { FTYPE_ALL_F32 = 0, FTYPE_MOSTLY_F16 = 1, FTYPE_MOSTLY_BF16 = 32 };
-
-static const wk_arch *const archs[] = {&wk_arch_llama, NULL};
-
-static void supported_list(char *buf, size_t len)
-{
-    size_t k = 0;
-    buf[0] = '\0';
-    for (size_t a = 0; archs[a]; a++)
-        for (size_t h = 0; archs[a]->hf_archs[h]; h++)
-            k += (size_t)snprintf(buf + k, k < len ? len - k : 0, "%s%s", k ? ", " : "",
-                                  archs[a]->hf_archs[h]);
-}
-
-const wk_arch *wk_arch_find(const wk_hf_config *c, wk_err *e)
-{
-    char list[512];
-    supported_list(list, sizeof list);
-    if (!c->architecture) {
-        wk_fail(e, "%s: no \"architectures\" entry; supported: %s", c->path, list);
-        return NULL;
-    }
-    for (size_t a = 0; archs[a]; a++)
-        for (size_t h = 0; archs[a]->hf_archs[h]; h++)
-            if (strcmp(c->architecture, archs[a]->hf_archs[h]) == 0)
-                return archs[a];
-    wk_fail(e, "%s: architecture \"%s\" is not supported; supported: %s", c->path,
-            c->architecture, list);
-    return NULL;
-}
-
-wk_conv_tensor *wk_conv_plan_add(wk_conv_plan *p, const char *hf_name, const char *gguf_name,
-                                 uint32_t n_dims, uint64_t d0, uint64_t d1, wk_err *e)
-{
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 64;
-        wk_conv_tensor *t = realloc(p->t, cap * sizeof *t);
-        if (!t) {
-            wk_fail(e, "out of memory");
-            return NULL;
-        }
-        p->t = t;
-        p->cap = cap;
-    }
-    wk_conv_tensor *t = &p->t[p->n++];
-    memset(t, 0, sizeof *t);
-    snprintf(t->hf_name, sizeof t->hf_name, "%s", hf_name);
-    snprintf(t->gguf_name, sizeof t->gguf_name, "%s", gguf_name);
-    t->n_dims = n_dims;
-    t->shape[0] = d0;
-    t->shape[1] = n_dims > 1 ? d1 : 0;
-    return t;
-}
-
-void wk_conv_plan_free(wk_conv_plan *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        free(p->t[i].values);
-    free(p->t);
-    memset(p, 0, sizeof *p);
-}
+/* The type each fixed --outtype writes. */
+static const wk_dtype OUTTYPE_DTYPE[] = {[WK_OUTTYPE_F32] = WK_F32, [WK_OUTTYPE_F16] = WK_F16,
+                                         [WK_OUTTYPE_BF16] = WK_BF16};
 
 int wk_outtype_parse(const char *s, wk_outtype *out)
 {
-    static const char *const names[] = {"f32", "f16", "bf16", "auto"};
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, names[i]) == 0) {
+    wk_dtype t;
+    if (strcmp(s, "auto") == 0) {
+        *out = WK_OUTTYPE_AUTO;
+        return 0;
+    }
+    if (wk_type_from_name(s, &t) != 0)
+        return -1;
+    for (int i = 0; i < WK_OUTTYPE_AUTO; i++)
+        if (OUTTYPE_DTYPE[i] == t) {
             *out = (wk_outtype)i;
             return 0;
         }
@@ -115,37 +62,8 @@ int wk_convert_out_dtype(const wk_conv_tensor *t, wk_dtype src, wk_outtype o, wk
     if (!is_float_type(src))
         return wk_fail(e, "tensor '%s' has type %s; wk-convert reads F32, F16 and BF16",
                        t->hf_name, wk_type(src)->name);
-    static const wk_dtype fixed[] = {WK_F32, WK_F16, WK_BF16};
-    *out = t->n_dims == 1 ? WK_F32 : o == WK_OUTTYPE_AUTO ? src : fixed[o];
+    *out = t->n_dims == 1 ? WK_F32 : o == WK_OUTTYPE_AUTO ? src : OUTTYPE_DTYPE[o];
     return 0;
-}
-
-static void convert_row(const void *src, wk_dtype st, void *dst, wk_dtype dt, uint64_t n)
-{
-    if (st == dt) {
-        memcpy(dst, src, n * wk_type(st)->type_size);
-    } else if (st == WK_F32) {
-        if (dt == WK_F16)
-            wk_f32_to_f16_row(src, dst, (int64_t)n);
-        else
-            wk_f32_to_bf16_row(src, dst, (int64_t)n);
-    } else if (dt == WK_F32) {
-        if (st == WK_F16)
-            wk_f16_to_f32_row(src, dst, (int64_t)n);
-        else
-            wk_bf16_to_f32_row(src, dst, (int64_t)n);
-    } else if (st == WK_BF16) {
-        wk_bf16_to_f16_row(src, dst, (int64_t)n);
-    } else { /* F16 -> BF16, through F32 in small blocks */
-        float tmp[256];
-        const uint16_t *s = src;
-        uint16_t *d = dst;
-        for (uint64_t i = 0; i < n; i += 256) {
-            uint64_t m = n - i < 256 ? n - i : 256;
-            wk_f16_to_f32_row(s + i, tmp, (int64_t)m);
-            wk_f32_to_bf16_row(tmp, d + i, (int64_t)m);
-        }
-    }
 }
 
 void wk_convert_rows(const void *src, wk_dtype src_type, void *dst, wk_dtype dst_type,
@@ -158,8 +76,8 @@ void wk_convert_rows(const void *src, wk_dtype src_type, void *dst, wk_dtype dst
     for (int64_t k = 0; k < n; k++) {
         uint64_t r = r0 + (uint64_t)k;
         uint64_t from = heads ? wk_qk_unpermute_src(r, rows, heads) : r;
-        convert_row((const uint8_t *)src + from * in_row, src_type,
-                    (uint8_t *)dst + (uint64_t)k * out_row, dst_type, cols);
+        wk_cpu_convert((const uint8_t *)src + from * in_row, src_type,
+                       (uint8_t *)dst + (uint64_t)k * out_row, dst_type, (int64_t)cols);
     }
 }
 
@@ -276,9 +194,8 @@ static int write_gguf(const char *dir, const char *out_path, const wk_convert_op
                                                    o->outtype, &dtypes[j], e))
             return -1;
         if (ftype < 0 && p->t[j].n_dims == 2)
-            ftype = dtypes[j] == WK_F32 ? FTYPE_ALL_F32
-                    : dtypes[j] == WK_F16 ? FTYPE_MOSTLY_F16 : FTYPE_MOSTLY_BF16;
-        if (strcmp(p->t[j].gguf_name, "token_embd.weight") == 0)
+            ftype = (int)wk_ftype_of_type(dtypes[j])->id;
+        if (p->t[j].role == WK_ROLE_TOKEN_EMBD)
             embd_rows = p->t[j].shape[0];
         uint64_t n, bytes;
         if (wk_mul_u64(p->t[j].shape[0], p->t[j].n_dims == 2 ? p->t[j].shape[1] : 1, &n) ||

@@ -14,8 +14,8 @@ float wk_f16_to_f32(uint16_t h)
         float v = (float)man * 0x1p-24f;
         return wk_f32_from_bits(wk_f32_bits(v) | sign);
     }
-    if (exp == 31)
-        return wk_f32_from_bits(sign | 0x7f800000u | (man << 13));
+    if (exp == 31) /* infinity, or a NaN made quiet, as F16C's vcvtph2ps does */
+        return wk_f32_from_bits(sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0));
     return wk_f32_from_bits(sign | ((exp + 112u) << 23) | (man << 13));
 }
 
@@ -55,26 +55,30 @@ float wk_f8e5m2_to_f32(uint8_t v)
     return wk_f16_to_f32((uint16_t)((uint16_t)v << 8));
 }
 
-void wk_f16_to_f32_ref(const uint16_t *src, float *dst, int64_t n)
+void wk_f16_to_f32_ref(const void *src, float *dst, int64_t n)
 {
+    const uint16_t *s = src;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = wk_f16_to_f32(src[i]);
+        dst[i] = wk_f16_to_f32(s[i]);
 }
 
-void wk_f32_to_f16_ref(const float *src, uint16_t *dst, int64_t n)
+void wk_f32_to_f16_ref(const float *src, void *dst, int64_t n)
 {
+    uint16_t *d = dst;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = wk_f32_to_f16(src[i]);
+        d[i] = wk_f32_to_f16(src[i]);
 }
 
-void wk_bf16_to_f32_ref(const uint16_t *src, float *dst, int64_t n)
+void wk_bf16_to_f32_ref(const void *src, float *dst, int64_t n)
 {
+    const uint16_t *s = src;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = wk_bf16_to_f32(src[i]);
+        dst[i] = wk_bf16_to_f32(s[i]);
 }
 
-void wk_f32_to_bf16_ref(const float *src, uint16_t *dst, int64_t n)
+void wk_f32_to_bf16_ref(const float *src, void *dst, int64_t n)
 {
+    uint16_t *d = dst;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = wk_f32_to_bf16(src[i]);
+        d[i] = wk_f32_to_bf16(src[i]);
 }

@@ -1,5 +1,5 @@
 /* Scalar IEEE binary16, bfloat16 and float8 conversions: the reference that the F16C/AVX2
- * kernels in kernels/ are tested against. */
+ * kernels in kernels/avx2/ are tested against. */
 #ifndef WK_QUANT_HALF_H
 #define WK_QUANT_HALF_H
 
@@ -39,10 +39,11 @@ static inline uint16_t wk_f32_to_bf16(float f)
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
-/* Row conversions (scalar reference). */
-void wk_f16_to_f32_ref(const uint16_t *src, float *dst, int64_t n);
-void wk_f32_to_f16_ref(const float *src, uint16_t *dst, int64_t n);
-void wk_bf16_to_f32_ref(const uint16_t *src, float *dst, int64_t n);
-void wk_f32_to_bf16_ref(const float *src, uint16_t *dst, int64_t n);
+/* Row conversions (scalar reference), with the signatures of the type table's to_float and
+ * from_float (quant/types.h): src and dst hold n binary16 / bfloat16 values. */
+void wk_f16_to_f32_ref(const void *src, float *dst, int64_t n);
+void wk_f32_to_f16_ref(const float *src, void *dst, int64_t n);
+void wk_bf16_to_f32_ref(const void *src, float *dst, int64_t n);
+void wk_f32_to_bf16_ref(const float *src, void *dst, int64_t n);
 
 #endif

@@ -2,11 +2,14 @@
  *
  * Every element type weightkit meets -- the dtypes of safetensors and PyTorch checkpoints
  * and the ggml types stored in GGUF -- has one row here: its names, its ggml id (when ggml
- * has one), elements per block, bytes per block, and the conversions to and from float.
- * Code asks this table instead of switching on types. Plain types have block_size 1.
- * Quantized ggml types carry their sizes today so GGUF files that hold them are read and
- * sized correctly; their quantize/dequantize functions arrive with the quantization work
- * (a NULL to_float means "cannot decode this type"). */
+ * has one), elements per block, bytes per block (sizeof the block struct of quant/blocks.h),
+ * and the scalar reference conversions to and from float. Code asks this table instead of
+ * switching on types. Plain types have block_size 1. A NULL to_float means "cannot decode
+ * this type (yet)", a NULL from_float "cannot encode it".
+ *
+ * These are the portable references. The fastest implementation for this CPU (AVX2 twins,
+ * dot products) is in the CPU traits of kernels/traits.h, as ggml splits type_traits from
+ * type_traits_cpu; tests hold the two bit-exact. */
 #ifndef WK_QUANT_TYPES_H
 #define WK_QUANT_TYPES_H
 
@@ -68,10 +71,11 @@ typedef struct wk_type_traits {
     const char *torch_name;   /* "float32", ... for PyTorch dtypes; NULL when torch has none */
     int ggml_id;              /* ggml_type value, or -1 when ggml has no such type */
     bool in_safetensors;      /* a dtype the safetensors format defines */
+    bool is_quantized;        /* a ggml block type (blocks of scales and quants) */
     uint32_t block_size;      /* elements per block */
     uint32_t type_size;       /* bytes per block */
-    wk_to_float_fn to_float;  /* NULL: cannot decode (yet) */
-    wk_from_float_fn from_float; /* NULL: cannot encode (yet) */
+    wk_to_float_fn to_float;  /* scalar reference decoder; NULL: cannot decode (yet) */
+    wk_from_float_fn from_float; /* scalar reference encoder; NULL: cannot encode (yet) */
 } wk_type_traits;
 
 const wk_type_traits *wk_type(wk_dtype t);
@@ -79,7 +83,8 @@ const wk_type_traits *wk_type(wk_dtype t);
 /* Look-ups; return 0 and set *out, or -1 when unknown. */
 int wk_type_from_ggml(uint32_t ggml_id, wk_dtype *out);
 int wk_type_from_safetensors(const char *name, wk_dtype *out);
-int wk_type_from_name(const char *name, wk_dtype *out); /* any name, case-insensitive */
+/* Any name of the table ("Q4_K", "bf16", "float16"), case-insensitive. */
+int wk_type_from_name(const char *name, wk_dtype *out);
 
 /* Bytes taken by n elements of type t; fails when n is not a multiple of the block size or
  * the byte count overflows 64 bits. */

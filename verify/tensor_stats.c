@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/traits.h"
+
 #define BLOCK_FLOATS 1024 /* floats decoded at a time (4 KiB) */
 #define CHUNK_BLOCKS 64   /* blocks per parallel work item */
 
@@ -60,7 +62,7 @@ static const float *decode(const wk_tensor *t, const wk_type_traits *tr, const u
     if (t->dtype == WK_F32)
         return (const float *)(const void *)src;
     float *out = (float *)(void *)scratch;
-    tr->to_float(src, out, (int64_t)n);
+    wk_cpu_type(t->dtype)->to_float(src, out, (int64_t)n);
     return out;
 }
 
@@ -91,6 +93,7 @@ int wk_tensor_moments(const wk_tensor *t, const void *data, uint64_t size, wk_mo
         free(parts);
         return wk_fail(e, "tensor '%s': out of memory for statistics", t->name);
     }
+    wk_stats_block_fn stats_block = wk_cpu_kernels_get()->stats_block;
 #pragma omp parallel num_threads(n_threads)
     {
         uint8_t *buf = bufs + (size_t)omp_get_thread_num() * each;
@@ -100,7 +103,7 @@ int wk_tensor_moments(const wk_tensor *t, const void *data, uint64_t size, wk_mo
             uint64_t end = (c + 1) * chunk < n ? (c + 1) * chunk : n;
             for (uint64_t i = c * chunk; i < end; i += blk) {
                 uint64_t len = end - i < blk ? end - i : blk;
-                wk_stats_block(&parts[c], decode(t, tr, data, i, len, buf), len);
+                stats_block(&parts[c], decode(t, tr, data, i, len, buf), len);
             }
         }
     }

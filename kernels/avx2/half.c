@@ -1,14 +1,15 @@
-/* AVX2/F16C bulk conversions. Tails fall back to the scalar reference so results are
+/* AVX2/F16C twins of the F16 and BF16 row conversions of quant/half.c. Tails fall back to the scalar reference so results are
  * bit-identical to quant/half.c (vcvtps2ph with imm 0 rounds to nearest even, as does the
  * reference; the BF16 rounding below is the same integer trick as wk_f32_to_bf16). */
-#include "kernels/half.h"
+#include "kernels/avx2/avx2.h"
 
 #include <immintrin.h>
 
 #include "quant/half.h"
 
-void wk_f16_to_f32_avx2(const uint16_t *src, float *dst, int64_t n)
+void wk_f16_to_f32_avx2(const void *srcv, float *dst, int64_t n)
 {
+    const uint16_t *src = srcv;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i h = _mm_loadu_si128((const __m128i *)(src + i));
@@ -17,8 +18,9 @@ void wk_f16_to_f32_avx2(const uint16_t *src, float *dst, int64_t n)
     wk_f16_to_f32_ref(src + i, dst + i, n - i);
 }
 
-void wk_f32_to_f16_avx2(const float *src, uint16_t *dst, int64_t n)
+void wk_f32_to_f16_avx2(const float *src, void *dstv, int64_t n)
 {
+    uint16_t *dst = dstv;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(src + i);
@@ -27,8 +29,9 @@ void wk_f32_to_f16_avx2(const float *src, uint16_t *dst, int64_t n)
     wk_f32_to_f16_ref(src + i, dst + i, n - i);
 }
 
-void wk_bf16_to_f32_avx2(const uint16_t *src, float *dst, int64_t n)
+void wk_bf16_to_f32_avx2(const void *srcv, float *dst, int64_t n)
 {
+    const uint16_t *src = srcv;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
@@ -58,24 +61,13 @@ static inline __m128i pack_lanes_u16(__m256i lanes)
     return _mm256_castsi256_si128(packed);
 }
 
-void wk_f32_to_bf16_avx2(const float *src, uint16_t *dst, int64_t n)
+void wk_f32_to_bf16_avx2(const float *src, void *dstv, int64_t n)
 {
+    uint16_t *dst = dstv;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256i lanes = f32_to_bf16_lanes(_mm256_loadu_ps(src + i));
         _mm_storeu_si128((__m128i *)(dst + i), pack_lanes_u16(lanes));
     }
     wk_f32_to_bf16_ref(src + i, dst + i, n - i);
-}
-
-void wk_bf16_to_f16_avx2(const uint16_t *src, uint16_t *dst, int64_t n)
-{
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
-        __m256 f = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
-        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
-    }
-    for (; i < n; i++)
-        dst[i] = wk_f32_to_f16(wk_bf16_to_f32(src[i]));
 }

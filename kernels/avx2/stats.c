@@ -1,11 +1,11 @@
-/* Moments of a block of floats with AVX2/FMA (twin of wk_stats_block_ref in stats_ref.c).
+/* Moments of a block of floats with AVX2/FMA (twin of wk_stats_block_ref in kernels/stats.c).
  *
  * Pass 1 (8 floats at a time): NaN/Inf/zero counts from the bit patterns, min/max with
  * non-finite lanes replaced by the neutral +-inf, and the sum and sum of |x| widened to
  * double. Pass 2: centred powers (x - mean)^2, ^3, ^4 in double with FMA. Blocks that hold a
  * NaN or an infinity take the scalar pass 2 (rare, and masking every lane would slow the
  * common case). The last n % 8 values go through the reference kernel and are merged. */
-#include "kernels/stats.h"
+#include "kernels/avx2/avx2.h"
 
 #include <immintrin.h>
 #include <math.h>

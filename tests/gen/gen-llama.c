@@ -31,7 +31,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "formats/safetensors/safetensors.h"
-#include "kernels/half.h"
+#include "kernels/traits.h"
 #include "quant/types.h"
 #include "tests/gen/spm_model.h"
 
@@ -210,9 +210,9 @@ static int gen_write_tensor(wk_st_writer *w, const gen_opts *o, const gen_tensor
             gen_fill(f, len, gen_block_seed(o->seed, ti, (c0 + first) / GEN_BLOCK), t->mean,
                      GEN_STD);
             if (o->dtype == WK_BF16)
-                wk_f32_to_bf16_row(f, dst, (int64_t)len);
+                wk_cpu_type(WK_BF16)->from_float(f, dst, (int64_t)len);
             else if (o->dtype == WK_F16)
-                wk_f32_to_f16_row(f, dst, (int64_t)len);
+                wk_cpu_type(WK_F16)->from_float(f, dst, (int64_t)len);
         }
         if (wk_st_writer_write(w, out, cn * esz, e) != 0)
             return -1;

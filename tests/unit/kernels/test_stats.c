@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/stats.h"
+#include "kernels/traits.h"
 #include "quant/half.h"
 #include "verify/tensor_stats.h"
 
@@ -128,9 +129,9 @@ Test(stats, ref_matches_two_pass)
 
 Test(stats, avx2_matches_ref)
 {
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
-        cr_skip_test("this CPU has no AVX2/FMA");
+    const wk_cpu_kernels *simd = wk_cpu_kernels_variant(WK_CPU_AVX2);
+    if (!simd)
+        cr_skip_test("this CPU has no AVX2/FMA/F16C");
     float *x = malloc(20001 * sizeof *x);
     for (int specials = 0; specials < 2; specials++)
         for (size_t k = 0; k < sizeof st_sizes / sizeof st_sizes[0]; k++) {
@@ -139,7 +140,7 @@ Test(stats, avx2_matches_ref)
             wk_moments a, r;
             wk_moments_init(&a);
             wk_moments_init(&r);
-            wk_stats_block_avx2(&a, x, n);
+            simd->stats_block(&a, x, n);
             wk_stats_block_ref(&r, x, n);
             st_direct d = {.n = r.n, .zeros = r.zeros, .nan = r.nan, .inf = r.inf,
                            .min = r.min, .max = r.max, .mean = r.mean, .m2 = r.m2,
@@ -156,7 +157,7 @@ Test(stats, avx2_matches_ref)
         wk_moments a, r;
         wk_moments_init(&a);
         wk_moments_init(&r);
-        wk_stats_block_avx2(&a, y, 24);
+        simd->stats_block(&a, y, 24);
         wk_stats_block_ref(&r, y, 24);
         cr_expect_eq(a.nan, 1);
         cr_expect_eq(a.inf, 1);
@@ -174,7 +175,7 @@ Test(stats, all_nonfinite_block)
                    NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, -INFINITY};
     wk_moments m;
     wk_moments_init(&m);
-    wk_stats_block(&m, x, 20);
+    wk_cpu_kernels_get()->stats_block(&m, x, 20);
     cr_expect_eq(m.n, 0);
     cr_expect_eq(m.nan, 17);
     cr_expect_eq(m.inf, 3);

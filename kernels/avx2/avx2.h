@@ -1,0 +1,21 @@
+/* The AVX2/FMA/F16C kernels (kernels/avx2/, built with those flags). Each is the twin of a
+ * scalar reference with the same signature, and tests hold the two to the same results.
+ * Only kernels/traits.c (which checks the CPU first) and the tests call them. */
+#ifndef WK_KERNELS_AVX2_H
+#define WK_KERNELS_AVX2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/stats.h"
+
+/* half.c: twins of quant/half.c's row conversions */
+void wk_f16_to_f32_avx2(const void *src, float *dst, int64_t n);
+void wk_f32_to_f16_avx2(const float *src, void *dst, int64_t n);
+void wk_bf16_to_f32_avx2(const void *src, float *dst, int64_t n);
+void wk_f32_to_bf16_avx2(const float *src, void *dst, int64_t n);
+
+/* stats.c: twin of wk_stats_block_ref (kernels/stats.c) */
+void wk_stats_block_avx2(wk_moments *acc, const float *x, size_t n);
+
+#endif

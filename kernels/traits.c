@@ -1,0 +1,111 @@
+/* The CPU traits table (kernels/traits.h): filled once, on first use, from the reference
+ * table of quant/types.c and, when the CPU allows, the AVX2 twins of kernels/avx2/. */
+#include "kernels/traits.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "kernels/avx2/avx2.h"
+#include "kernels/cpu.h"
+
+static wk_cpu_type_traits ref_types[WK_DTYPE_COUNT], avx2_types[WK_DTYPE_COUNT];
+static wk_cpu_type_traits chosen_types[WK_DTYPE_COUNT];
+static wk_cpu_kernels ref_kernels, avx2_kernels, chosen_kernels;
+static bool have_avx2;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void fill_tables(void)
+{
+    for (int t = 0; t < WK_DTYPE_COUNT; t++) {
+        ref_types[t].to_float = wk_type((wk_dtype)t)->to_float;
+        ref_types[t].from_float = wk_type((wk_dtype)t)->from_float;
+    }
+    ref_kernels.stats_block = wk_stats_block_ref;
+
+    avx2_types[WK_F16] = (wk_cpu_type_traits){wk_f16_to_f32_avx2, wk_f32_to_f16_avx2};
+    avx2_types[WK_BF16] = (wk_cpu_type_traits){wk_bf16_to_f32_avx2, wk_f32_to_bf16_avx2};
+    avx2_kernels.stats_block = wk_stats_block_avx2;
+
+    have_avx2 = wk_cpu_has_avx2();
+    memcpy(chosen_types, ref_types, sizeof chosen_types);
+    chosen_kernels = ref_kernels;
+    if (!have_avx2)
+        return;
+    for (int t = 0; t < WK_DTYPE_COUNT; t++) {
+        if (avx2_types[t].to_float)
+            chosen_types[t].to_float = avx2_types[t].to_float;
+        if (avx2_types[t].from_float)
+            chosen_types[t].from_float = avx2_types[t].from_float;
+    }
+    chosen_kernels = avx2_kernels;
+}
+
+const wk_cpu_type_traits *wk_cpu_type_variant(wk_dtype t, wk_cpu_variant v)
+{
+    pthread_once(&once, fill_tables);
+    if ((unsigned)t >= WK_DTYPE_COUNT)
+        return NULL;
+    switch (v) {
+    case WK_CPU_REF:
+        return &ref_types[t];
+    case WK_CPU_AVX2:
+        return have_avx2 ? &avx2_types[t] : NULL;
+    default:
+        return &chosen_types[t];
+    }
+}
+
+const wk_cpu_kernels *wk_cpu_kernels_variant(wk_cpu_variant v)
+{
+    pthread_once(&once, fill_tables);
+    switch (v) {
+    case WK_CPU_REF:
+        return &ref_kernels;
+    case WK_CPU_AVX2:
+        return have_avx2 ? &avx2_kernels : NULL;
+    default:
+        return &chosen_kernels;
+    }
+}
+
+const wk_cpu_type_traits *wk_cpu_type(wk_dtype t)
+{
+    return wk_cpu_type_variant(t, WK_CPU_CHOSEN);
+}
+
+const wk_cpu_kernels *wk_cpu_kernels_get(void)
+{
+    return wk_cpu_kernels_variant(WK_CPU_CHOSEN);
+}
+
+/* Floats decoded at a time: 4 KiB, in L1 between the decode and the encode. */
+#define CONVERT_FLOATS 1024
+
+void wk_cpu_convert(const void *src, wk_dtype src_type, void *dst, wk_dtype dst_type,
+                    int64_t n)
+{
+    const wk_type_traits *st = wk_type(src_type), *dt = wk_type(dst_type);
+    if (src_type == dst_type) {
+        memcpy(dst, src, (size_t)n / st->block_size * st->type_size);
+        return;
+    }
+    wk_to_float_fn decode = wk_cpu_type(src_type)->to_float;
+    wk_from_float_fn encode = wk_cpu_type(dst_type)->from_float;
+    if (src_type == WK_F32) {
+        encode(src, dst, n);
+        return;
+    }
+    if (dst_type == WK_F32) {
+        decode(src, dst, n);
+        return;
+    }
+    /* a step that is a multiple of both block sizes (powers of two up to 256 here) */
+    int64_t step = CONVERT_FLOATS - CONVERT_FLOATS % (st->block_size > dt->block_size
+                                                          ? st->block_size : dt->block_size);
+    float buf[CONVERT_FLOATS];
+    for (int64_t i = 0; i < n; i += step) {
+        int64_t m = n - i < step ? n - i : step;
+        decode((const uint8_t *)src + i / st->block_size * st->type_size, buf, m);
+        encode(buf, (uint8_t *)dst + i / dt->block_size * dt->type_size, m);
+    }
+}

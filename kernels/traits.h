@@ -1,0 +1,46 @@
+/* The CPU traits: for each tensor type, the fastest implementation this CPU runs, chosen
+ * once at start-up (as ggml keeps type_traits_cpu beside the portable type_traits).
+ *
+ * quant/types.h describes a type and holds its portable scalar reference; this table holds
+ * what to call on this machine: the AVX2/F16C twin when the CPU has AVX2, FMA and F16C (and
+ * WK_NO_SIMD is unset), else the reference. Type-independent kernels (the moments of
+ * wk-inspect --stats) are chosen the same way. Everything outside kernels/ calls through
+ * here and never names an _avx2 function. */
+#ifndef WK_KERNELS_TRAITS_H
+#define WK_KERNELS_TRAITS_H
+
+#include <stddef.h>
+
+#include "kernels/stats.h"
+#include "quant/types.h"
+
+typedef struct wk_cpu_type_traits {
+    wk_to_float_fn to_float;     /* NULL: cannot decode */
+    wk_from_float_fn from_float; /* NULL: cannot encode */
+} wk_cpu_type_traits;
+
+typedef void (*wk_stats_block_fn)(wk_moments *acc, const float *x, size_t n);
+
+typedef struct wk_cpu_kernels {
+    wk_stats_block_fn stats_block;
+} wk_cpu_kernels;
+
+const wk_cpu_type_traits *wk_cpu_type(wk_dtype t);
+const wk_cpu_kernels *wk_cpu_kernels_get(void);
+
+/* Which implementation set: the one chosen for this CPU, or one named explicitly. */
+typedef enum wk_cpu_variant { WK_CPU_CHOSEN, WK_CPU_REF, WK_CPU_AVX2 } wk_cpu_variant;
+
+/* Test-only: the traits of a given variant, so tests can hold every SIMD twin against its
+ * reference. Entries that a variant does not implement are NULL; WK_CPU_AVX2 returns NULL
+ * when this CPU lacks AVX2/FMA/F16C. */
+const wk_cpu_type_traits *wk_cpu_type_variant(wk_dtype t, wk_cpu_variant v);
+const wk_cpu_kernels *wk_cpu_kernels_variant(wk_cpu_variant v);
+
+/* Converts n elements from one type to another through the table: a copy when the types are
+ * equal, else decode and encode through a small float buffer. Both types must be able to
+ * (when different: src decodable, dst encodable); n is a multiple of both block sizes. */
+void wk_cpu_convert(const void *src, wk_dtype src_type, void *dst, wk_dtype dst_type,
+                    int64_t n);
+
+#endif
