@@ -1,9 +1,10 @@
-/* Hugging Face model directory -> GGUF, generic over architectures.
+/* Hugging Face model directory -> GGUF, generic over model families.
  *
- * An architecture (arch_<name>.c) reads config.json into its hyperparameters, writes its
- * `<arch>.*` keys, and lists every tensor the config implies: the HF name, the GGUF name,
- * the shape, whether it may be absent, and whether its rows must be un-permuted (q/k of
- * rotate-half checkpoints). The pipeline in convert.c checks the checkpoint against that
+ * A family (models/<family>.c, registered in models/arch.c) reads config.json into its
+ * hyperparameters, writes its `<arch>.*` keys, and lists every tensor the config implies
+ * (models/plan.h): the HF name, the GGUF name, the shape, whether it may be absent, and
+ * whether its rows must be un-permuted (q/k of rotate-half checkpoints). The pipeline in
+ * convert.c checks the checkpoint against that
  * list (missing, unexpected, mis-shaped tensors are errors), then streams one tensor at a
  * time: rows are converted between F32/F16/BF16 in bounded chunks and appended to the
  * GGUF, so memory stays flat whatever the model size. */
@@ -19,43 +20,7 @@
 #include "formats/gguf/gguf.h"
 #include "formats/hf_config.h"
 #include "formats/tokenizer/tokenizer.h"
-
-#define WK_CONV_HF_NAME 192
-
-/* One tensor of the converted file. Shapes are outermost first (PyTorch order). */
-typedef struct wk_conv_tensor {
-    char hf_name[WK_CONV_HF_NAME];     /* source name; "" for a generated tensor */
-    char gguf_name[WK_GGUF_MAX_NAME];
-    uint32_t n_dims;                   /* 1 or 2 */
-    uint64_t shape[2];
-    uint32_t unpermute_heads;          /* > 0: undo HF's q/k row permutation (qk_permute.h) */
-    bool optional;                     /* may be absent from the checkpoint */
-    bool drop;                         /* accepted in the checkpoint but not written */
-    char same_as[WK_CONV_HF_NAME];     /* drop: the tensor it should equal (tied weights) */
-    float *values;                     /* generated F32 data (shape[0] floats), else NULL */
-} wk_conv_tensor;
-
-typedef struct wk_conv_plan {
-    wk_conv_tensor *t;
-    size_t n, cap;
-} wk_conv_plan;
-
-/* Appends a tensor; returns it (zeroed flags) or NULL with e filled on allocation failure. */
-wk_conv_tensor *wk_conv_plan_add(wk_conv_plan *p, const char *hf_name, const char *gguf_name,
-                                 uint32_t n_dims, uint64_t d0, uint64_t d1, wk_err *e);
-void wk_conv_plan_free(wk_conv_plan *p);
-
-typedef struct wk_arch {
-    const char *name;              /* GGUF general.architecture */
-    const char *const *hf_archs;   /* config.json architectures[0] values; NULL-terminated */
-    /* Reads and checks the hyperparameters (a heap object in *hp) and lists the tensors. */
-    int (*plan)(const wk_hf_config *c, void **hp, wk_conv_plan *p, wk_err *e);
-    int (*write_kv)(const void *hp, wk_gguf_writer *w, wk_err *e);
-    bool (*ignored)(const char *hf_name); /* checkpoint tensors to skip silently */
-} wk_arch;
-
-/* The architecture that handles config c, or NULL with e naming the supported ones. */
-const wk_arch *wk_arch_find(const wk_hf_config *c, wk_err *e);
+#include "models/arch.h"
 
 typedef enum wk_outtype { WK_OUTTYPE_F32, WK_OUTTYPE_F16, WK_OUTTYPE_BF16, WK_OUTTYPE_AUTO } wk_outtype;
 

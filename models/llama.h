@@ -3,20 +3,14 @@
  * tensor list with HF -> GGUF names. Keys and their types follow llama.cpp's
  * convert_hf_to_gguf.py (TextModel/LlamaModel set_gguf_parameters, generate_extra_tensors)
  * and gguf-py/gguf/constants.py; what llama.cpp's loader requires is in src/llama-model.cpp. */
-#ifndef WK_FORMATS_ARCH_LLAMA_H
-#define WK_FORMATS_ARCH_LLAMA_H
+#ifndef WK_MODELS_LLAMA_H
+#define WK_MODELS_LLAMA_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "models/convert.h"
-
-typedef enum wk_rope_scaling {
-    WK_ROPE_NONE,
-    WK_ROPE_LINEAR,
-    WK_ROPE_YARN,
-    WK_ROPE_LLAMA3,
-} wk_rope_scaling;
+#include "models/arch.h"
+#include "models/rope.h"
 
 typedef struct wk_llama_hparams {
     uint32_t n_vocab, n_ctx, n_embd, n_layer, n_ff, n_head, n_head_kv, head_dim;
@@ -24,17 +18,9 @@ typedef struct wk_llama_hparams {
     float rms_eps, rope_theta;
     bool tie_embeddings, attention_bias, mlp_bias;
     wk_rope_scaling rope;
-    float rope_factor;        /* linear, yarn, llama3 */
-    uint32_t rope_orig_ctx;   /* yarn, llama3 */
-    /* yarn extras; NaN when absent */
-    float yarn_ext_factor, yarn_attn_factor, yarn_beta_fast, yarn_beta_slow;
-    float llama3_low_freq, llama3_high_freq;
 } wk_llama_hparams;
 
 int wk_llama_hparams_load(const wk_hf_config *c, wk_llama_hparams *hp, wk_err *e);
-
-/* The llama3 rope_freqs.weight values (head_dim / 2 floats) into out. */
-void wk_llama3_rope_factors(const wk_llama_hparams *hp, float *out);
 
 extern const wk_arch wk_arch_llama;
 

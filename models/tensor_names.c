@@ -1,6 +1,8 @@
-/* Tensor name -> (layer, category).
+/* Tensor name -> (layer, category), and HF <-> GGUF name translation.
  *
- * Names are split on '.' into segments. The layer is the all-digit segment that follows a
+ * Names of the role table (models/tensor_roles.c) -- GGUF names, and the Hugging Face names
+ * of registered families -- take their role's category. Other names (families not yet
+ * registered: GPT-2, Mixtral, ...) are classified by keywords. Names are split on '.' into segments. The layer is the all-digit segment that follows a
  * block container segment: "layers" (Llama, Mistral, Mixtral, Qwen2, Gemma), "h" (GPT-2),
  * "blk" (GGUF), "blocks"/"block"/"layer" (other families). Digits elsewhere (Mixtral's
  * "experts.3") are not layers. The category is decided in this order:
@@ -17,22 +19,14 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/strutil.h"
+#include "models/arch.h"
 
 #define SEG_MAX 64 /* longer segments never match a keyword */
-
-static const char *const category_names[WK_CAT_COUNT] = {
-    [WK_CAT_EMBEDDING] = "embedding", [WK_CAT_ATTENTION] = "attention",
-    [WK_CAT_FEEDFORWARD] = "feedforward", [WK_CAT_NORM] = "norm",
-    [WK_CAT_BIAS] = "bias", [WK_CAT_OUTPUT] = "output", [WK_CAT_OTHER] = "other",
-};
-
-const char *wk_category_name(wk_category c)
-{
-    return (unsigned)c < WK_CAT_COUNT ? category_names[c] : "other";
-}
 
 static bool starts_with(const char *s, const char *prefix)
 {
@@ -107,8 +101,87 @@ static int parse_index(const char *seg)
     return (int)v;
 }
 
+/* An HF name of family a: "<hf_names[r]>.<suffix>" or "<prefix><i>.<hf_names[r]>.<suffix>". */
+static int parse_hf(const wk_arch *a, const char *name, wk_role *role, int *layer,
+                    const char **suffix)
+{
+    const char *rest = name;
+    size_t pl = strlen(a->hf_layer_prefix);
+    *layer = -1;
+    if (strncmp(name, a->hf_layer_prefix, pl) == 0 && name[pl] >= '0' && name[pl] <= '9') {
+        char *end;
+        long i = strtol(name + pl, &end, 10);
+        if (*end != '.' || i > 1000000)
+            return -1;
+        *layer = (int)i;
+        rest = end + 1;
+    }
+    for (int r = 0; r < WK_ROLE_COUNT; r++) {
+        const char *hf = a->hf_names[r];
+        size_t n = hf ? strlen(hf) : 0;
+        if (hf && wk_role_get((wk_role)r)->per_layer == (*layer >= 0) &&
+            strncmp(rest, hf, n) == 0 && rest[n] == '.' && rest[n + 1]) {
+            *role = (wk_role)r;
+            *suffix = rest + n + 1;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The role of a GGUF name or of an HF name of any registered family; a is set to the family
+ * for HF names and to NULL for GGUF names. */
+static int find_role(const char *name, const wk_arch **a, wk_role *role, int *layer,
+                     const char **suffix)
+{
+    *a = NULL;
+    if (wk_role_parse_gguf(name, role, layer, suffix) == 0)
+        return 0;
+    for (size_t k = 0; wk_archs[k]; k++)
+        if (parse_hf(wk_archs[k], name, role, layer, suffix) == 0) {
+            *a = wk_archs[k];
+            return 0;
+        }
+    return -1;
+}
+
+int wk_tensor_name_other(const char *name, char *out, size_t len)
+{
+    const wk_arch *a;
+    wk_role r;
+    int layer;
+    const char *suffix;
+    out[0] = '\0';
+    if (find_role(name, &a, &r, &layer, &suffix) != 0)
+        return -1;
+    if (a) {
+        wk_role_gguf_name(r, layer, suffix, out, len);
+        return 0;
+    }
+    for (size_t k = 0; wk_archs[k]; k++) {
+        const wk_arch *f = wk_archs[k];
+        if (!f->hf_names[r])
+            continue;
+        if (layer >= 0)
+            snprintf(out, len, "%s%d.%s.%s", f->hf_layer_prefix, layer, f->hf_names[r], suffix);
+        else
+            snprintf(out, len, "%s.%s", f->hf_names[r], suffix);
+        return 0;
+    }
+    return -1;
+}
+
 wk_category wk_tensor_category(const char *name, int *layer)
 {
+    const wk_arch *a;
+    wk_role role;
+    int role_layer;
+    const char *suffix;
+    if (find_role(name, &a, &role, &role_layer, &suffix) == 0) {
+        if (layer)
+            *layer = role_layer;
+        return strcmp(suffix, "bias") == 0 ? WK_CAT_BIAS : wk_role_get(role)->category;
+    }
     int found_layer = -1;
     bool any_norm = false, any_rotary = false;
     wk_category by_segment = WK_CAT_COUNT;

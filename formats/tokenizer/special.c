@@ -187,23 +187,24 @@ static void from_config(resolver *r, const wk_tokjson *tj, wk_tokcfg *c)
                        "chat_template is neither a string nor a list; ignored");
 }
 
-/* Step 3: config.json's <typ>_token_id, then text_config's. */
+/* Step 3: config.json's <typ>_token_id, then text_config's. gguf-py takes Python ints
+ * only: a value of another type (a list of eos ids) is skipped, not an error. */
 static void from_hf_config(resolver *r, const wk_hf_config *cfg)
 {
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(cfg->json, "text_config");
+    wk_hf_config text;
+    wk_err ignored;
+    bool have_text = wk_hf_get_object(cfg, "text_config", &text, &ignored) == 0;
     for (int typ = 0; typ < WK_SP_COUNT; typ++) {
         if (!r->wanted[typ])
             continue;
         char key[32];
         snprintf(key, sizeof key, "%s_token_id", wk_tok_special_names[typ]);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg->json, key);
-        if ((!v || cJSON_IsNull(v)) && cJSON_IsObject(text))
-            v = cJSON_GetObjectItemCaseSensitive(text, key);
-        /* gguf-py takes Python ints only: a list of eos ids is skipped */
-        if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) < 9007199254740992.0) ||
-            v->valuedouble != floor(v->valuedouble))
-            continue;
-        set_id(r, typ, (int64_t)v->valuedouble, NULL, cfg->path);
+        int64_t id;
+        int rc = wk_hf_get_int(cfg, key, &id, &ignored);
+        if (rc == 1 && have_text)
+            rc = wk_hf_get_int(&text, key, &id, &ignored);
+        if (rc == 0)
+            set_id(r, typ, id, NULL, cfg->path);
     }
 }
 

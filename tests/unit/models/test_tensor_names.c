@@ -137,3 +137,59 @@ Test(tensor_names, category_names)
         cr_expect_str_eq(wk_category_name((wk_category)c), want[c]);
     cr_expect_str_eq(wk_category_name(WK_CAT_COUNT), "other");
 }
+
+static void tn_expect_other(const char *name, const char *want)
+{
+    char out[256];
+    int rc = wk_tensor_name_other(name, out, sizeof out);
+    if (!want) {
+        cr_expect_eq(rc, -1, "%s translated to %s", name, out);
+        cr_expect_str_empty(out);
+        return;
+    }
+    cr_assert_eq(rc, 0, "%s not translated", name);
+    cr_expect_str_eq(out, want);
+}
+
+Test(tensor_names, translation_between_hf_and_gguf_names)
+{
+    tn_expect_other("blk.0.attn_q.weight", "model.layers.0.self_attn.q_proj.weight");
+    tn_expect_other("model.layers.0.self_attn.q_proj.weight", "blk.0.attn_q.weight");
+    tn_expect_other("token_embd.weight", "model.embed_tokens.weight");
+    tn_expect_other("lm_head.weight", "output.weight");
+    tn_expect_other("model.norm.weight", "output_norm.weight");
+    tn_expect_other("blk.31.ffn_down.bias", "model.layers.31.mlp.down_proj.bias");
+    tn_expect_other("model.layers.2.post_attention_layernorm.weight", "blk.2.ffn_norm.weight");
+    tn_expect_other("transformer.h.0.attn.c_attn.weight", NULL);
+    tn_expect_other("blk.x.attn_q.weight", NULL);
+    tn_expect_other("blk.1.attn_q", NULL);            /* no suffix */
+    tn_expect_other("model.layers.1.self_attn.q_proj.", NULL);
+    tn_expect_other("rope_freqs.weight", NULL);       /* generated: no HF name */
+    tn_expect_other("attn_q.weight", NULL);           /* a per-layer role without a layer */
+    tn_expect_other("blk.0.output.weight", NULL);     /* a model-wide role inside a layer */
+}
+
+/* Every role the llama family names: both spellings translate into each other and agree on
+ * the category and the layer. */
+Test(tensor_names, every_role_round_trips_with_one_category)
+{
+    for (int r = 0; r < WK_ROLE_COUNT; r++) {
+        if (r == WK_ROLE_ROPE_FREQS)
+            continue;
+        for (int s = 0; s < 2; s++) {
+            const char *suffix = s ? "bias" : "weight";
+            char gguf[128], hf[256], back[128];
+            wk_role_gguf_name((wk_role)r, 5, suffix, gguf, sizeof gguf);
+            cr_assert_eq(wk_tensor_name_other(gguf, hf, sizeof hf), 0, "%s", gguf);
+            cr_assert_eq(wk_tensor_name_other(hf, back, sizeof back), 0, "%s", hf);
+            cr_expect_str_eq(back, gguf);
+            int lg, lh;
+            wk_category cg = wk_tensor_category(gguf, &lg), ch = wk_tensor_category(hf, &lh);
+            cr_expect_eq(cg, ch, "%s is %s but %s is %s", gguf, wk_category_name(cg), hf,
+                         wk_category_name(ch));
+            cr_expect_eq(lg, lh, "%s", gguf);
+            cr_expect_eq(lg, wk_role_get((wk_role)r)->per_layer ? 5 : -1, "%s", gguf);
+            cr_expect_eq(cg, s ? WK_CAT_BIAS : wk_role_get((wk_role)r)->category, "%s", gguf);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/* Model families ("architectures") and their registry.
+ *
+ * Adding a family (Mistral with sliding windows, Qwen2, Gemma, GPT-2, ...):
+ *   1. Write models/<family>.c: its hyperparameters read from config.json with the shared
+ *      getters (models/hparams.h) and, when it has RoPE scaling, models/rope.h; its
+ *      `<arch>.*` GGUF keys; the HF name of each tensor role it has (hf_names below; add a
+ *      role to models/tensor_roles.c if the family brings a new kind of tensor); its plan()
+ *      listing every tensor the config implies; later its forward pass for the engine.
+ *   2. Declare `extern const wk_arch wk_arch_<family>;` in models/<family>.h and add it to
+ *      the list in models/arch.c.
+ *   3. Tests: tests/unit/models/test_<family>.c for the config rules and the plan, and an
+ *      end-to-end conversion checked by llama.cpp (tests/e2e/test_convert.py shows how).
+ * Nothing else changes: conversion, name translation and categories use the registry. */
+#ifndef WK_MODELS_ARCH_H
+#define WK_MODELS_ARCH_H
+
+#include <stdbool.h>
+
+#include "common/err.h"
+#include "formats/gguf/gguf.h"
+#include "formats/hf_config.h"
+#include "models/plan.h"
+#include "models/tensor_roles.h"
+
+typedef struct wk_arch {
+    const char *name;              /* GGUF general.architecture */
+    const char *const *hf_archs;   /* config.json architectures[0] values; NULL-terminated */
+    /* Hugging Face names of the roles the family has, without the ".weight"/".bias" suffix:
+     * model-wide roles in full ("model.embed_tokens"), per-layer roles after
+     * hf_layer_prefix and the layer number ("self_attn.q_proj"); NULL: no such role. */
+    const char *hf_names[WK_ROLE_COUNT];
+    const char *hf_layer_prefix;   /* "model.layers." */
+    /* Reads and checks the hyperparameters (a heap object in *hp) and lists the tensors. */
+    int (*plan)(const wk_hf_config *c, void **hp, wk_conv_plan *p, wk_err *e);
+    int (*write_kv)(const void *hp, wk_gguf_writer *w, wk_err *e);
+    bool (*ignored)(const char *hf_name); /* checkpoint tensors to skip silently */
+} wk_arch;
+
+/* The registered families, NULL-terminated. */
+extern const wk_arch *const wk_archs[];
+
+/* The family that handles config c, or NULL with e naming the supported ones. */
+const wk_arch *wk_arch_find(const wk_hf_config *c, wk_err *e);
+
+/* Adds the tensor of role r (layer i for per-layer roles, ignored otherwise) with the given
+ * suffix ("weight", "bias") to the plan, named in both namings from the family's table. */
+wk_conv_tensor *wk_arch_plan_add(const wk_arch *a, wk_conv_plan *p, wk_role r, int i,
+                                 const char *suffix, uint32_t n_dims, uint64_t d0, uint64_t d1,
+                                 wk_err *e);
+
+#endif
