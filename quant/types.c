@@ -8,6 +8,7 @@
 
 #include "quant/blocks.h"
 #include "quant/half.h"
+#include "quant/quantize.h"
 
 static void f32_to_float(const void *src, float *dst, int64_t n)
 {
@@ -62,6 +63,19 @@ static void f8e5m2_to_float(const void *src, float *dst, int64_t n)
         dst[i] = wk_f8e5m2_to_f32(s[i]);
 }
 
+/* The quantized types' entry points: their quantizers with the reference searches. */
+#define REF_ENTRY_POINTS(name)                                                                   \
+    static void name##_quantize(const float *src, void *dst, int64_t n, const float *imp)        \
+    {                                                                                            \
+        wk_quant_##name(src, dst, n, imp, &wk_fit_ref);                                          \
+    }                                                                                            \
+    static void name##_from_float(const float *src, void *dst, int64_t n)                        \
+    {                                                                                            \
+        wk_quant_##name(src, dst, n, NULL, &wk_fit_ref);                                         \
+    }
+WK_QUANT_FAMILY(REF_ENTRY_POINTS)
+#undef REF_ENTRY_POINTS
+
 static const wk_type_traits TABLE[WK_DTYPE_COUNT] = {
     [WK_F32] = {.name = "F32", .torch_name = "float32", .ggml_id = 0, .in_safetensors = true,
                 .block_size = 1, .type_size = sizeof(float), .to_float = f32_to_float,
@@ -99,29 +113,53 @@ static const wk_type_traits TABLE[WK_DTYPE_COUNT] = {
                     .in_safetensors = true, .block_size = 1, .type_size = sizeof(uint8_t),
                     .to_float = f8e5m2_to_float},
     [WK_Q4_0] = {.name = "Q4_0", .ggml_id = 2, .is_quantized = true, .block_size = WK_QK4_0,
-                 .type_size = sizeof(wk_block_q4_0)},
+                 .type_size = sizeof(wk_block_q4_0),
+                 .to_float = wk_dequant_q4_0, .from_float = q4_0_from_float,
+                 .quantize = q4_0_quantize},
     [WK_Q4_1] = {.name = "Q4_1", .ggml_id = 3, .is_quantized = true, .block_size = WK_QK4_1,
-                 .type_size = sizeof(wk_block_q4_1)},
+                 .type_size = sizeof(wk_block_q4_1),
+                 .to_float = wk_dequant_q4_1, .from_float = q4_1_from_float,
+                 .quantize = q4_1_quantize},
     [WK_Q5_0] = {.name = "Q5_0", .ggml_id = 6, .is_quantized = true, .block_size = WK_QK5_0,
-                 .type_size = sizeof(wk_block_q5_0)},
+                 .type_size = sizeof(wk_block_q5_0),
+                 .to_float = wk_dequant_q5_0, .from_float = q5_0_from_float,
+                 .quantize = q5_0_quantize},
     [WK_Q5_1] = {.name = "Q5_1", .ggml_id = 7, .is_quantized = true, .block_size = WK_QK5_1,
-                 .type_size = sizeof(wk_block_q5_1)},
+                 .type_size = sizeof(wk_block_q5_1),
+                 .to_float = wk_dequant_q5_1, .from_float = q5_1_from_float,
+                 .quantize = q5_1_quantize},
     [WK_Q8_0] = {.name = "Q8_0", .ggml_id = 8, .is_quantized = true, .block_size = WK_QK8_0,
-                 .type_size = sizeof(wk_block_q8_0)},
+                 .type_size = sizeof(wk_block_q8_0),
+                 .to_float = wk_dequant_q8_0, .from_float = q8_0_from_float,
+                 .quantize = q8_0_quantize},
     [WK_Q8_1] = {.name = "Q8_1", .ggml_id = 9, .is_quantized = true, .block_size = WK_QK8_1,
-                 .type_size = sizeof(wk_block_q8_1)},
+                 .type_size = sizeof(wk_block_q8_1),
+                 .to_float = wk_dequant_q8_1, .from_float = q8_1_from_float,
+                 .quantize = q8_1_quantize},
     [WK_Q2_K] = {.name = "Q2_K", .ggml_id = 10, .is_quantized = true, .block_size = WK_QK_K,
-                 .type_size = sizeof(wk_block_q2_K)},
+                 .type_size = sizeof(wk_block_q2_K),
+                 .to_float = wk_dequant_q2_K, .from_float = q2_K_from_float,
+                 .quantize = q2_K_quantize},
     [WK_Q3_K] = {.name = "Q3_K", .ggml_id = 11, .is_quantized = true, .block_size = WK_QK_K,
-                 .type_size = sizeof(wk_block_q3_K)},
+                 .type_size = sizeof(wk_block_q3_K),
+                 .to_float = wk_dequant_q3_K, .from_float = q3_K_from_float,
+                 .quantize = q3_K_quantize},
     [WK_Q4_K] = {.name = "Q4_K", .ggml_id = 12, .is_quantized = true, .block_size = WK_QK_K,
-                 .type_size = sizeof(wk_block_q4_K)},
+                 .type_size = sizeof(wk_block_q4_K),
+                 .to_float = wk_dequant_q4_K, .from_float = q4_K_from_float,
+                 .quantize = q4_K_quantize},
     [WK_Q5_K] = {.name = "Q5_K", .ggml_id = 13, .is_quantized = true, .block_size = WK_QK_K,
-                 .type_size = sizeof(wk_block_q5_K)},
+                 .type_size = sizeof(wk_block_q5_K),
+                 .to_float = wk_dequant_q5_K, .from_float = q5_K_from_float,
+                 .quantize = q5_K_quantize},
     [WK_Q6_K] = {.name = "Q6_K", .ggml_id = 14, .is_quantized = true, .block_size = WK_QK_K,
-                 .type_size = sizeof(wk_block_q6_K)},
+                 .type_size = sizeof(wk_block_q6_K),
+                 .to_float = wk_dequant_q6_K, .from_float = q6_K_from_float,
+                 .quantize = q6_K_quantize},
     [WK_Q8_K] = {.name = "Q8_K", .ggml_id = 15, .is_quantized = true, .block_size = WK_QK_K,
-                 .type_size = sizeof(wk_block_q8_K)},
+                 .type_size = sizeof(wk_block_q8_K),
+                 .to_float = wk_dequant_q8_K, .from_float = q8_K_from_float,
+                 .quantize = q8_K_quantize},
     [WK_IQ2_XXS] = {.name = "IQ2_XXS", .ggml_id = 16, .is_quantized = true, .block_size = WK_QK_K,
                     .type_size = sizeof(wk_block_iq2_xxs)},
     [WK_IQ2_XS] = {.name = "IQ2_XS", .ggml_id = 17, .is_quantized = true, .block_size = WK_QK_K,
@@ -131,13 +169,17 @@ static const wk_type_traits TABLE[WK_DTYPE_COUNT] = {
     [WK_IQ1_S] = {.name = "IQ1_S", .ggml_id = 19, .is_quantized = true, .block_size = WK_QK_K,
                   .type_size = sizeof(wk_block_iq1_s)},
     [WK_IQ4_NL] = {.name = "IQ4_NL", .ggml_id = 20, .is_quantized = true, .block_size = WK_QK4_NL,
-                   .type_size = sizeof(wk_block_iq4_nl)},
+                   .type_size = sizeof(wk_block_iq4_nl),
+                   .to_float = wk_dequant_iq4_nl, .from_float = iq4_nl_from_float,
+                   .quantize = iq4_nl_quantize},
     [WK_IQ3_S] = {.name = "IQ3_S", .ggml_id = 21, .is_quantized = true, .block_size = WK_QK_K,
                   .type_size = sizeof(wk_block_iq3_s)},
     [WK_IQ2_S] = {.name = "IQ2_S", .ggml_id = 22, .is_quantized = true, .block_size = WK_QK_K,
                   .type_size = sizeof(wk_block_iq2_s)},
     [WK_IQ4_XS] = {.name = "IQ4_XS", .ggml_id = 23, .is_quantized = true, .block_size = WK_QK_K,
-                   .type_size = sizeof(wk_block_iq4_xs)},
+                   .type_size = sizeof(wk_block_iq4_xs),
+                   .to_float = wk_dequant_iq4_xs, .from_float = iq4_xs_from_float,
+                   .quantize = iq4_xs_quantize},
     [WK_IQ1_M] = {.name = "IQ1_M", .ggml_id = 29, .is_quantized = true, .block_size = WK_QK_K,
                   .type_size = sizeof(wk_block_iq1_m)},
     [WK_TQ1_0] = {.name = "TQ1_0", .ggml_id = 34, .is_quantized = true, .block_size = WK_QK_K,

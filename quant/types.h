@@ -64,6 +64,9 @@ typedef enum wk_dtype {
 typedef void (*wk_to_float_fn)(const void *src, float *dst, int64_t n);
 /* Encodes n floats (n a multiple of block_size) into dst. */
 typedef void (*wk_from_float_fn)(const float *src, void *dst, int64_t n);
+/* The same for a quantized type, with importance: NULL, or n weights (one row), the
+ * imatrix values of quant/quantize.h. */
+typedef void (*wk_quantize_fn)(const float *src, void *dst, int64_t n, const float *importance);
 
 typedef struct wk_type_traits {
     const char *name;         /* "F32", "BF16", "Q4_K": safetensors spelling for plain types,
@@ -76,6 +79,7 @@ typedef struct wk_type_traits {
     uint32_t type_size;       /* bytes per block */
     wk_to_float_fn to_float;  /* scalar reference decoder; NULL: cannot decode (yet) */
     wk_from_float_fn from_float; /* scalar reference encoder; NULL: cannot encode (yet) */
+    wk_quantize_fn quantize;  /* quantized types: the encoder with importance, else NULL */
 } wk_type_traits;
 
 const wk_type_traits *wk_type(wk_dtype t);

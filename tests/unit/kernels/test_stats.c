@@ -296,14 +296,14 @@ Test(stats, independent_of_thread_count)
 Test(stats, quantized_type_is_refused)
 {
     wk_tensor t;
-    st_tensor(&t, "blk.0.ffn_up.weight", WK_Q4_K, 2, 256);
-    uint8_t data[2 * 144] = {0};
+    st_tensor(&t, "blk.0.ffn_up.weight", WK_IQ2_XXS, 2, 256);
+    uint8_t data[2 * 66] = {0};
     wk_tensor_stats s;
     wk_err e;
-    cr_expect_not(wk_stats_supported(WK_Q4_K));
+    cr_expect_not(wk_stats_supported(WK_IQ2_XXS));
     cr_expect(wk_stats_supported(WK_BF16));
     cr_expect_eq(wk_tensor_stats_compute(&t, data, sizeof data, &s, &e), -1);
-    cr_expect(strstr(e.msg, "stats not available for type Q4_K") != NULL, "%s", e.msg);
+    cr_expect(strstr(e.msg, "stats not available for type IQ2_XXS") != NULL, "%s", e.msg);
     cr_expect(strstr(e.msg, "blk.0.ffn_up.weight") != NULL, "%s", e.msg);
 }
 

@@ -51,7 +51,7 @@ static wk_source *ir_source(const wk_source_ops *ops)
     ir_add(s, "model.embed_tokens.weight", WK_F32, 32, 16);       /* 512 */
     ir_add(s, "model.layers.0.self_attn.q_proj.weight", WK_BF16, 16, 16); /* 256 */
     ir_add(s, "model.layers.0.self_attn.q_proj.bias", WK_F16, 16, 0);     /* 16 */
-    ir_add(s, "model.layers.0.mlp.up_proj.weight", WK_Q4_K, 4, 256);      /* 1024 */
+    ir_add(s, "model.layers.0.mlp.up_proj.weight", WK_IQ2_XXS, 4, 256);      /* 1024 */
     ir_add(s, "model.layers.0.input_layernorm.weight", WK_F32, 16, 0);    /* 16 */
     ir_add(s, "model.norm.weight", WK_F32, 16, 0);                       /* 16 */
     ir_add(s, "lm_head.weight", WK_F16, 32, 16);                         /* 512 */
@@ -71,11 +71,11 @@ Test(inspect_report, counting_never_reads_data)
     cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
     cr_expect_eq(r->total.tensors, 8);
     cr_expect_eq(r->total.params, 512 + 256 + 16 + 1024 + 16 + 16 + 512 + 4);
-    cr_expect_eq(r->total.bytes, 2048 + 512 + 32 + 4 * 144 + 64 + 64 + 1024 + 16);
+    cr_expect_eq(r->total.bytes, 2048 + 512 + 32 + 4 * 66 + 64 + 64 + 1024 + 16);
     cr_expect_eq(r->by_category[WK_CAT_EMBEDDING].params, 512);
     cr_expect_eq(r->by_category[WK_CAT_ATTENTION].params, 256);
     cr_expect_eq(r->by_category[WK_CAT_BIAS].params, 16);
-    cr_expect_eq(r->by_category[WK_CAT_FEEDFORWARD].bytes, 4 * 144);
+    cr_expect_eq(r->by_category[WK_CAT_FEEDFORWARD].bytes, 4 * 66);
     cr_expect_eq(r->by_category[WK_CAT_NORM].tensors, 2);
     cr_expect_eq(r->by_category[WK_CAT_OUTPUT].params, 512);
     cr_expect_eq(r->by_category[WK_CAT_OTHER].params, 4);
@@ -114,20 +114,20 @@ Test(inspect_report, stats_read_each_decodable_tensor_once)
     wk_err e;
     ir_reads = 0;
     cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
-    cr_expect_eq(ir_reads, 7, "Q4_K must not be read; %d reads", ir_reads);
+    cr_expect_eq(ir_reads, 7, "IQ2_XXS must not be read; %d reads", ir_reads);
     cr_expect_not(r->rows[3].has_stats);
-    cr_expect_str_eq(r->rows[3].note, "stats not available for type Q4_K");
+    cr_expect_str_eq(r->rows[3].note, "stats not available for type IQ2_XXS");
     cr_expect(r->rows[0].has_stats);
     cr_expect_eq(r->rows[0].stats.min, -3.0);
     cr_expect_eq(r->rows[0].stats.max, 3.0);
     char *text = wk_inspect_text(r), *json = wk_inspect_json(r);
-    cr_expect(strstr(text, "(stats not available for type Q4_K)") != NULL, "%s", text);
+    cr_expect(strstr(text, "(stats not available for type IQ2_XXS)") != NULL, "%s", text);
     cJSON *doc = cJSON_Parse(json);
     cr_assert(doc);
     cJSON *q = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "tensors"), 3);
     cr_expect(cJSON_IsNull(cJSON_GetObjectItem(q, "stats")));
     cr_expect_str_eq(cJSON_GetObjectItem(q, "stats_note")->valuestring,
-                     "stats not available for type Q4_K");
+                     "stats not available for type IQ2_XXS");
     cJSON_Delete(doc);
     free(text);
     free(json);
@@ -156,7 +156,7 @@ Test(inspect_report, histogram_of_quantized_tensor_is_refused)
     wk_inspect_report *r;
     wk_err e;
     cr_expect_eq(wk_inspect_build(s, &o, &r, &e), -1);
-    cr_expect(strstr(e.msg, "histogram not available for type Q4_K") != NULL, "%s", e.msg);
+    cr_expect(strstr(e.msg, "histogram not available for type IQ2_XXS") != NULL, "%s", e.msg);
     wk_source_close(s);
 }
 
@@ -202,7 +202,7 @@ Test(inspect_report, tied_tensor_is_counted_once)
     cr_expect_eq(r->total.tensors, 8);
     cr_expect_eq(r->total.shared, 1);
     cr_expect_eq(r->total.params, 512 + 256 + 16 + 1024 + 16 + 16 + 4);
-    cr_expect_eq(r->total.bytes, 2048 + 512 + 32 + 4 * 144 + 64 + 64 + 16);
+    cr_expect_eq(r->total.bytes, 2048 + 512 + 32 + 4 * 66 + 64 + 64 + 16);
     cr_expect_eq(r->by_category[WK_CAT_OUTPUT].tensors, 1);
     cr_expect_eq(r->by_category[WK_CAT_OUTPUT].shared, 1);
     cr_expect_eq(r->by_category[WK_CAT_OUTPUT].params, 0);
