@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "common/grow.h"
 #include "common/strutil.h"
 #include "formats/gguf/gguf.h"
 #include "formats/pytorch/pytorch.h"
@@ -156,14 +157,9 @@ static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)
     while (rc == 0 && (de = readdir(d)) != NULL) {
         if (!wk_has_suffix(de->d_name, ".safetensors"))
             continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            char **np = realloc(*out, cap * sizeof *np);
-            if (!np) {
-                rc = wk_fail(e, "%s: out of memory", dir);
-                break;
-            }
-            *out = np;
+        if (wk_grow((void **)out, &cap, *n + 1, sizeof **out) != 0) {
+            rc = wk_fail(e, "%s: out of memory", dir);
+            break;
         }
         if (((*out)[*n] = wk_path_join(dir, de->d_name)) == NULL)
             rc = wk_fail(e, "%s: out of memory", dir);

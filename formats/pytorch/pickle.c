@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "common/le.h"
 
 /* ---- the machine ---- */
@@ -79,12 +80,8 @@ static int push(vm *m, wk_pval *v)
     if (m->sp == m->scap) {
         if (m->scap >= WK_PICKLE_MAX_STACK)
             return vfail(m, "more than %u values on the pickle stack", WK_PICKLE_MAX_STACK);
-        size_t cap = m->scap ? m->scap * 2 : 64;
-        wk_pval **ns = realloc(m->stack, cap * sizeof *ns);
-        if (!ns)
+        if (wk_grow((void **)&m->stack, &m->scap, m->sp + 1, sizeof *m->stack) != 0)
             return vfail(m, "out of memory");
-        m->stack = ns;
-        m->scap = cap;
     }
     m->stack[m->sp++] = v;
     return 0;
@@ -159,17 +156,10 @@ static int memo_put(vm *m, uint64_t idx)
     if (idx >= WK_PICKLE_MAX_MEMO)
         return vfail(m, "memo index %llu exceeds the limit of %u", (unsigned long long)idx,
                      WK_PICKLE_MAX_MEMO);
-    if (idx >= m->memo_cap) {
-        size_t cap = m->memo_cap ? m->memo_cap : 64;
-        while (cap <= idx)
-            cap *= 2;
-        wk_pval **nm = realloc(m->memo, cap * sizeof *nm);
-        if (!nm)
-            return vfail(m, "out of memory");
-        memset(nm + m->memo_cap, 0, (cap - m->memo_cap) * sizeof *nm);
-        m->memo = nm;
-        m->memo_cap = cap;
-    }
+    size_t old_cap = m->memo_cap;
+    if (wk_grow((void **)&m->memo, &m->memo_cap, (size_t)idx + 1, sizeof *m->memo) != 0)
+        return vfail(m, "out of memory");
+    memset(m->memo + old_cap, 0, (m->memo_cap - old_cap) * sizeof *m->memo);
     if (!m->memo[idx])
         m->memo_count++;
     m->memo[idx] = v;

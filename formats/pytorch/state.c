@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "formats/pytorch/pytorch.h"
 
 static const char *const wrappers[] = {"state_dict", "model", "module", "model_state_dict"};
@@ -248,14 +249,8 @@ int wk_pt_add_storage(wk_pt_file *f, const char *key, wk_dtype dt, uint64_t nume
     uint64_t nbytes;
     if (wk_type_nbytes(dt, numel, &nbytes, e) != 0)
         return wk_fail_prefix(e, "%s: %s: storage '%s'", f->path, name, key);
-    if (f->n_storages == f->cap_storages) {
-        size_t cap = f->cap_storages ? f->cap_storages * 2 : 16;
-        wk_pt_storage *ns = realloc(f->storages, cap * sizeof *ns);
-        if (!ns)
-            return wk_fail(e, "%s: out of memory", f->path);
-        f->storages = ns;
-        f->cap_storages = cap;
-    }
+    if (wk_grow((void **)&f->storages, &f->cap_storages, f->n_storages + 1, sizeof *f->storages))
+        return wk_fail(e, "%s: out of memory", f->path);
     wk_pt_storage *s = &f->storages[f->n_storages];
     memset(s, 0, sizeof *s);
     s->key = strdup(key);
