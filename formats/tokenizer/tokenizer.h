@@ -8,8 +8,8 @@
  *   build   wk_tokenizer_load: choose SentencePiece ("llama") or byte-level BPE ("gpt2"),
  *           assemble tokens/scores/types/merges, resolve special token ids and flags;
  *   write   wk_tokenizer_write: every key into a wk_gguf_writer.
- * wk_tokenizer_import does all three. Nothing here prints: warnings are collected as text
- * for the caller. */
+ * wk_tokenizer_import does all three. Nothing here prints: warnings are collected in a
+ * wk_warnings list for the caller. */
 #ifndef WK_FORMATS_TOKENIZER_IMPORT_H
 #define WK_FORMATS_TOKENIZER_IMPORT_H
 
@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/err.h"
+#include "common/warn.h"
 #include "formats/gguf/gguf.h"
 #include "formats/hf_config.h"
 
@@ -27,7 +28,6 @@
 #define WK_TOK_MAX_JSON_BYTES (64u << 20)   /* tokenizer.json */
 #define WK_TOK_MAX_CONFIG_BYTES (16u << 20) /* tokenizer_config.json and friends */
 #define WK_TOK_MAX_TOKENS (1u << 22)        /* token ids and merges */
-#define WK_TOK_WARN_MAX 4096
 
 /* llama.cpp's token types (gguf-py TokenType), the same numbers as SentencePiece's. */
 enum wk_tok_type {
@@ -146,7 +146,7 @@ typedef struct wk_tokenizer {
     char *chat_template;
     uint64_t n_named;
     wk_tok_named_template *named;
-    char warnings[WK_TOK_WARN_MAX]; /* one warning per line; empty when none */
+    wk_warnings warnings; /* freed by wk_tokenizer_free */
 } wk_tokenizer;
 
 /* Reads the tokenizer of model_dir. cfg (config.json) may be NULL; when given, its
@@ -156,18 +156,16 @@ int wk_tokenizer_load(const char *model_dir, const wk_hf_config *cfg, wk_tokeniz
                       wk_err *e);
 int wk_tokenizer_write(const wk_tokenizer *t, wk_gguf_writer *w, wk_err *e);
 void wk_tokenizer_free(wk_tokenizer *t);
-/* Appends one line to t->warnings (silently truncated when full). */
-void wk_tokenizer_warn(wk_tokenizer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* What the caller of wk_tokenizer_import needs to know. */
 typedef struct wk_tokenizer_info {
     uint64_t n_tokens;              /* must equal llama.vocab_size and the embedding rows */
     char model[16];                 /* "llama" / "gpt2" */
     char pre[64];
-    char warnings[WK_TOK_WARN_MAX]; /* one per line, for the tool to print; may be empty */
+    wk_warnings warnings;           /* for the tool to print; the caller frees them */
 } wk_tokenizer_info;
 
-/* load + write. info may be NULL. */
+/* load + write. info may be NULL; it is filled only on success. */
 int wk_tokenizer_import(const char *model_dir, const wk_hf_config *cfg, wk_gguf_writer *w,
                         wk_tokenizer_info *info, wk_err *e);
 
