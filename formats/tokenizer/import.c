@@ -13,7 +13,7 @@
  *   are CONTROL or USER_DEFINED as above, the rest NORMAL; merges and the detected
  *   pre-tokenizer come from tokenizer_json.c. A BPE with byte_fallback is SentencePiece-style
  *   and needs its tokenizer.model.
- * Special ids and flags: tokenizer_special.c. */
+ * Special ids and flags: special.c. */
 #include "formats/tokenizer/tokenizer.h"
 
 #include <stdio.h>

@@ -16,8 +16,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "common/err.h"
 #include "common/warn.h"
 #include "formats/gguf/gguf.h"
@@ -54,13 +52,16 @@ typedef struct wk_spm_model {
     int32_t unk_id, bos_id, eos_id, pad_id; /* TrainerSpec defaults 0, 1, 2, -1 */
 } wk_spm_model;
 
-/* path is used in messages only. */
+/* Test-only (unit tests and fuzz harnesses): the same as wk_spm_load from bytes in memory;
+ * path is used in messages only. */
 int wk_spm_parse(const uint8_t *data, uint64_t size, const char *path, wk_spm_model *out,
                  wk_err *e);
 int wk_spm_load(const char *path, wk_spm_model *out, wk_err *e);
 void wk_spm_free(wk_spm_model *m);
 
 /* ---- tokenizer.json (Hugging Face tokenizers) ---- */
+struct cJSON; /* cjson/cJSON.h, needed only by the files that read the JSON */
+
 typedef struct wk_tok_added {
     int64_t id;
     char *content;
@@ -74,8 +75,9 @@ typedef struct wk_tokjson {
     /* added_tokens, in file order */
     uint64_t n_added;
     wk_tok_added *added;
-    /* post_processor, detached from the document (NULL when absent or null) */
-    cJSON *post_processor;
+    /* post_processor, detached from the document (NULL when absent or null); opaque here,
+     * read through cJSON by special.c */
+    struct cJSON *post_processor;
     /* only with want_vocab (byte-level BPE): */
     uint64_t n_vocab; /* highest id in model.vocab and added_tokens, plus one */
     char **vocab;     /* [n_vocab]: model.vocab by id, then added tokens; NULL for holes */
@@ -87,13 +89,11 @@ typedef struct wk_tokjson {
 
 /* want_vocab: also read model.vocab, model.merges and pre_tokenizer (needs model.type BPE). */
 int wk_tokjson_load(const char *path, bool want_vocab, wk_tokjson *out, wk_err *e);
-/* The same from text in memory (tests); path names it in messages. */
+/* Test-only (unit tests and fuzz harnesses): the same from text in memory; path names it in
+ * messages. */
 int wk_tokjson_parse(const char *text, const char *path, bool want_vocab, wk_tokjson *out,
                      wk_err *e);
 void wk_tokjson_free(wk_tokjson *t);
-/* Maps a pre_tokenizer object (or NULL) to llama.cpp's pre-tokenizer name; NULL when the
- * structure is not one of the known families. */
-const char *wk_tokjson_detect_pre(const cJSON *pre_tokenizer);
 
 /* ---- tokenizer_config.json, added_tokens.json, chat_template.{jinja,json} ---- */
 enum wk_tok_special {
@@ -127,7 +127,8 @@ typedef struct wk_tokcfg {
 /* Reads dir/tokenizer_config.json, dir/added_tokens.json and the chat template files;
  * absent files leave their fields empty. */
 int wk_tokcfg_load(const char *dir, wk_tokcfg *out, wk_err *e);
-/* tokenizer_config.json from text (tests); path names it in messages. */
+/* Test-only (unit tests and fuzz harnesses): tokenizer_config.json from text; path names it
+ * in messages. */
 int wk_tokcfg_parse(const char *text, const char *path, wk_tokcfg *out, wk_err *e);
 void wk_tokcfg_free(wk_tokcfg *c);
 

@@ -1,7 +1,7 @@
 /* Hugging Face tokenizer.json reader (the `tokenizers` library's serialization).
  *
  * Always read: model.type, model.byte_fallback, added_tokens (id, content, special) and
- * post_processor (kept as JSON for the special-token rules in tokenizer_import.c). With
+ * post_processor (kept as JSON for the special-token rules in special.c). With
  * want_vocab (byte-level BPE, llama.cpp's "gpt2"): model.vocab (token -> id), model.merges
  * ("a b" strings, or [a, b] pairs since tokenizers 0.20, whose spaces gguf-py encodes as
  * U+0120) and the pre-tokenizer family. Ids must be integers below WK_TOK_MAX_TOKENS; two
@@ -69,7 +69,9 @@ static const char *split_regex(const cJSON *o)
     return cJSON_IsString(re) ? re->valuestring : NULL;
 }
 
-const char *wk_tokjson_detect_pre(const cJSON *pt)
+/* Maps a pre_tokenizer object (or NULL) to llama.cpp's pre-tokenizer name; NULL when the
+ * structure is not one of the known families. */
+static const char *detect_pre(const cJSON *pt)
 {
     if (!cJSON_IsObject(pt))
         return NULL;
@@ -267,7 +269,7 @@ int wk_tokjson_parse(const char *text, const char *path, bool want_vocab, wk_tok
         if (read_vocab(t, get(model, "vocab"), e) != 0 ||
             read_merges(t, get(model, "merges"), e) != 0)
             goto fail;
-        t->pre = wk_tokjson_detect_pre(get(doc, "pre_tokenizer"));
+        t->pre = detect_pre(get(doc, "pre_tokenizer"));
         t->pre_known = t->pre != NULL;
         if (!t->pre)
             t->pre = "default";

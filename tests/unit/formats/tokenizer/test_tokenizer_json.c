@@ -1,7 +1,9 @@
-/* tokenizer.json and tokenizer_config.json import (formats/tokenizer_import.h): small
+/* tokenizer.json and tokenizer_config.json import (formats/tokenizer/tokenizer.h): small
  * fixtures written here, one per tokenizer family (GPT-2, Llama 3, Qwen2, SmolLM, ...);
  * malformed JSON gives clean errors; the GGUF keys are read back with wk_gguf_open. */
 #include "tests/unit/formats/tokenizer/tokenizer_test_util.h"
+
+#include <cjson/cJSON.h>
 
 /* ---- tokenizer.json fixtures ---- */
 

@@ -1,4 +1,4 @@
-/* SentencePiece import (formats/tokenizer_import.h): the real llama2 and stories260k
+/* SentencePiece import (formats/tokenizer/tokenizer.h): the real llama2 and stories260k
  * tokenizer.model files against Debian's python3-sentencepiece (run at test time), piece by
  * piece; hand-built and truncated protobufs; the GGUF keys read back with wk_gguf_open.
  * Tests needing ../shared skip outside CI and fail in CI. */
