@@ -15,6 +15,8 @@
 #include "formats/pytorch/pytorch.h"
 #include "formats/safetensors/safetensors.h"
 
+/* ---- sources and tensors, whatever the format ---- */
+
 wk_source *wk_source_new(const char *format, const char *path)
 {
     wk_source *s = calloc(1, sizeof *s);
@@ -142,6 +144,8 @@ void wk_source_close(wk_source *s)
     if (s)
         s->ops->close(s);
 }
+
+/* ---- opening: a model directory, or one file by its magic ---- */
 
 /* Every "*.safetensors" in dir, sorted; *n = 0 when none. */
 static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)

@@ -12,6 +12,8 @@
 #include "common/le.h"
 #include "formats/pytorch/pickle_vm.h"
 
+/* ---- data: strings, numbers ---- */
+
 static int str_op(wk_pk_vm *m, wk_pv_type t, int len_bytes)
 {
     uint64_t n;
@@ -74,6 +76,8 @@ static int float_op(wk_pk_vm *m)
     memcpy(&v->f, &u, sizeof u);
     return wk_pk_push(m, v);
 }
+
+/* ---- globals: only the allowlist ---- */
 
 static int not_allowed(wk_pk_vm *m, const char *mod, size_t ml, const char *name, size_t nl)
 {
@@ -143,6 +147,8 @@ static int inst_op(wk_pk_vm *m)
                          "i.e. execute code from the file", wk_pk_escape(mod, ml, a, sizeof a),
                       wk_pk_escape(name, nl, b, sizeof b));
 }
+
+/* ---- the allowed calls: REDUCE, NEWOBJ, BUILD ---- */
 
 static int int_arg(const wk_pval *v, int64_t *out)
 {
@@ -265,6 +271,8 @@ static int build_op(wk_pk_vm *m)
                          "i.e. execute code from the file", wk_pv_type_name(obj->type));
 }
 
+/* ---- containers, MARK, persistent ids ---- */
+
 /* APPEND/SETITEM (n_top values above the container) or APPENDS/SETITEMS/ADDITEMS (the
  * values above the MARK, the container just below it). */
 static int add_op(wk_pk_vm *m, size_t n_top, wk_pv_type want)
@@ -339,6 +347,8 @@ static int simple_op(wk_pk_vm *m, wk_pv_type t, bool b)
     v->b = b;
     return wk_pk_push(m, v);
 }
+
+/* ---- the opcode table and the loop ---- */
 
 static int step(wk_pk_vm *m, uint8_t op, bool *stop)
 {

@@ -18,6 +18,8 @@
 
 static const char *const wrappers[] = {"state_dict", "model", "module", "model_state_dict"};
 
+/* ---- finding the state dict ---- */
+
 static bool is_tensor(const wk_pval *v)
 {
     return v->type == WK_PV_TENSOR || v->type == WK_PV_PERSID;
@@ -172,6 +174,8 @@ void wk_pt_items_free(wk_pt_item *items, size_t n)
     free(items);
 }
 
+/* ---- storages, shared by key ---- */
+
 /* Storage keys are looked up for every tensor: a hash index keeps a hostile file with a
  * million storages linear, not quadratic. FNV-1a over the key. */
 static size_t key_hash(const char *k)
@@ -294,6 +298,8 @@ int wk_pt_register_storage(wk_pt_file *f, const wk_pval *persid, const char *nam
     key[p[2]->s.len] = 0;
     return wk_pt_add_storage(f, key, p[1]->global->dtype, (uint64_t)p[4]->i, name, idx, e);
 }
+
+/* ---- tensors ---- */
 
 int wk_pt_tensor_from_node(wk_pt_file *f, const char *name, const wk_pval *node,
                            wk_pt_tensor *t, wk_err *e)

@@ -21,6 +21,8 @@
 #include "common/fileio.h"
 #include "formats/tokenizer/internal.h"
 
+/* ---- the pre-tokenizer family (tokenizer.ggml.pre) ---- */
+
 /* The Split regexes as they read in tokenizer.json (after JSON unescaping), and as
  * llama-vocab.cpp quotes them ("original regex from tokenizer.json"). */
 static const char RE_GPT2[] =
@@ -99,6 +101,8 @@ static const char *detect_pre(const cJSON *pt)
         return "qwen2";
     return NULL;
 }
+
+/* ---- added_tokens, model.vocab, model.merges ---- */
 
 static int read_added(wk_tokjson *t, const cJSON *arr, wk_err *e)
 {
@@ -234,6 +238,8 @@ static int read_merges(wk_tokjson *t, const cJSON *merges, wk_err *e)
     }
     return 0;
 }
+
+/* ---- the document ---- */
 
 int wk_tokjson_parse(const char *text, const char *path, bool want_vocab, wk_tokjson *t,
                      wk_err *e)
