@@ -2,25 +2,20 @@
 #include "common/bytebuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/grow.h"
 
 void wk_buf_put(wk_buf *b, const void *d, size_t n)
 {
     if (b->oom)
         return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        uint8_t *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
+    if (n > SIZE_MAX - b->len - 1 || wk_grow((void **)&b->p, &b->cap, b->len + n + 1, 1) != 0) {
+        b->oom = true;
+        return;
     }
     if (n)
         memcpy(b->p + b->len, d, n);

@@ -58,3 +58,16 @@ void wk_cli_warn(const wk_tool *t, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
 }
+
+void wk_cli_warnings(const wk_tool *t, const wk_warnings *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        for (const char *line = w->msg[i]; *line;) {
+            size_t len = strcspn(line, "\n");
+            if (len)
+                wk_cli_warn(t, "%.*s", (int)len, line);
+            line += len + (line[len] == '\n');
+        }
+    if (w->lost)
+        wk_cli_warn(t, "%zu more warning(s) could not be stored: out of memory", w->lost);
+}

@@ -5,6 +5,7 @@
 #define WK_COMMON_CLI_H
 
 #include "common/err.h"
+#include "common/warn.h"
 
 enum { WK_EXIT_OK = 0, WK_EXIT_BAD_INPUT = 1, WK_EXIT_USAGE = 2 };
 
@@ -27,5 +28,8 @@ int wk_cli_option_error(const wk_tool *t, int getopt_ret, char *const *argv, int
 int wk_cli_error(const wk_tool *t, const wk_err *e);
 /* Prints "<name>: warning: ..." to stderr. */
 void wk_cli_warn(const wk_tool *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* wk_cli_warn for each line of each collected warning (empty lines skipped), then a count of
+ * the warnings that were lost for lack of memory, if any. */
+void wk_cli_warnings(const wk_tool *t, const wk_warnings *w);
 
 #endif

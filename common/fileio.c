@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/grow.h"
+
 #define WK_OUT_BUF (8u << 20)
 
 int wk_open_regular(const char *path, uint64_t *size, wk_err *e)
@@ -312,14 +314,16 @@ int wk_read_small_file(const char *path, size_t max_size, char **out, size_t *ou
         close(fd);
         return wk_fail(e, "%s: cannot open: %s", path, strerror(errno));
     }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        fclose(f);
-        return wk_fail(e, "%s: out of memory", path);
-    }
+    size_t cap = 0, len = 0;
+    char *buf = NULL;
     for (;;) {
-        size_t r = fread(buf + len, 1, cap - len, f);
+        /* room for at least 4 KiB more and the final NUL */
+        if (wk_grow((void **)&buf, &cap, len + 4096 + 1, 1) != 0) {
+            free(buf);
+            fclose(f);
+            return wk_fail(e, "%s: out of memory", path);
+        }
+        size_t r = fread(buf + len, 1, cap - 1 - len, f);
         len += r;
         if (len > max_size) {
             free(buf);
@@ -329,16 +333,6 @@ int wk_read_small_file(const char *path, size_t max_size, char **out, size_t *ou
         }
         if (r == 0)
             break;
-        if (len == cap) {
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return wk_fail(e, "%s: out of memory", path);
-            }
-            buf = nb;
-            cap *= 2;
-        }
     }
     int failed = ferror(f);
     fclose(f);

@@ -9,10 +9,13 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "common/grow.h"
 #include "common/strutil.h"
 #include "formats/gguf/gguf.h"
 #include "formats/pytorch/pytorch.h"
 #include "formats/safetensors/safetensors.h"
+
+/* ---- sources and tensors, whatever the format ---- */
 
 wk_source *wk_source_new(const char *format, const char *path)
 {
@@ -142,6 +145,8 @@ void wk_source_close(wk_source *s)
         s->ops->close(s);
 }
 
+/* ---- opening: a model directory, or one file by its magic ---- */
+
 /* Every "*.safetensors" in dir, sorted; *n = 0 when none. */
 static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)
 {
@@ -156,14 +161,9 @@ static int list_safetensors(const char *dir, char ***out, size_t *n, wk_err *e)
     while (rc == 0 && (de = readdir(d)) != NULL) {
         if (!wk_has_suffix(de->d_name, ".safetensors"))
             continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            char **np = realloc(*out, cap * sizeof *np);
-            if (!np) {
-                rc = wk_fail(e, "%s: out of memory", dir);
-                break;
-            }
-            *out = np;
+        if (wk_grow((void **)out, &cap, *n + 1, sizeof **out) != 0) {
+            rc = wk_fail(e, "%s: out of memory", dir);
+            break;
         }
         if (((*out)[*n] = wk_path_join(dir, de->d_name)) == NULL)
             rc = wk_fail(e, "%s: out of memory", dir);

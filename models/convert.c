@@ -210,7 +210,7 @@ static int write_gguf(const char *dir, const char *out_path, const wk_convert_op
     wk_gguf_writer *w;
     if (wk_gguf_writer_open(out_path, &w, e))
         return -1;
-    wk_tokenizer_info info;
+    wk_tokenizer_info info = {0};
     int rc = wk_gguf_set_str(w, "general.architecture", a->name, e) ||
              wk_gguf_set_str(w, "general.type", "model", e) ||
              wk_gguf_set_str(w, "general.name", name, e) || a->write_kv(hp, w, e) ||
@@ -222,6 +222,8 @@ static int write_gguf(const char *dir, const char *out_path, const wk_convert_op
                      (unsigned long long)info.n_tokens, (unsigned long long)embd_rows);
     if (rc == 0 && o->tokenizer)
         *o->tokenizer = info;
+    else
+        wk_warnings_free(&info.warnings);
     for (size_t j = 0; j < p->n && rc == 0; j++) {
         const wk_conv_tensor *t = &p->t[j];
         if (written(p, src_of, j))
@@ -310,14 +312,11 @@ static int check_dropped(wk_source *s, const wk_conv_plan *p, const long *src_of
         bool same = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
         wk_view_release(&a);
         wk_view_release(&b);
-        if (!same) {
-            size_t used = strlen(o->warnings);
-            snprintf(o->warnings + used, o->warnings_size - used,
-                     "%s: '%s' differs from '%s', but config.json ties them "
-                     "(tie_word_embeddings): the GGUF uses '%s'\n",
-                     s->files[s->tensors[src_of[j]].file_index], t->hf_name, t->same_as,
-                     t->same_as);
-        }
+        if (!same)
+            wk_warn(o->warnings, "%s: '%s' differs from '%s', but config.json ties them "
+                                 "(tie_word_embeddings): the GGUF uses '%s'",
+                    s->files[s->tensors[src_of[j]].file_index], t->hf_name, t->same_as,
+                    t->same_as);
     }
     return 0;
 }

@@ -32,10 +32,9 @@ typedef struct wk_convert_opts {
     wk_progress *progress;         /* NULL: quiet */
     const char *state_dict_key;    /* PyTorch: wrapping-dict entry holding the state dict */
     wk_tokenizer_info *tokenizer;  /* when not NULL, receives the tokenizer's summary and
-                                      warnings (for the tool to print) */
-    char *warnings;                /* when not NULL: the conversion's own warnings, one per
-                                      line, appended to this NUL-terminated buffer */
-    size_t warnings_size;
+                                      warnings (for the tool to print and free) */
+    wk_warnings *warnings;         /* when not NULL: the conversion's own warnings are
+                                      appended to it */
 } wk_convert_opts;
 
 /* Converts the model in dir to out_path. On failure nothing is left under out_path. */

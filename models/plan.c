@@ -5,18 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
+
 wk_conv_tensor *wk_conv_plan_add(wk_conv_plan *p, const char *hf_name, const char *gguf_name,
                                  uint32_t n_dims, uint64_t d0, uint64_t d1, wk_err *e)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 64;
-        wk_conv_tensor *t = realloc(p->t, cap * sizeof *t);
-        if (!t) {
-            wk_fail(e, "out of memory");
-            return NULL;
-        }
-        p->t = t;
-        p->cap = cap;
+    if (wk_grow((void **)&p->t, &p->cap, p->n + 1, sizeof *p->t) != 0) {
+        wk_fail(e, "out of memory");
+        return NULL;
     }
     wk_conv_tensor *t = &p->t[p->n++];
     memset(t, 0, sizeof *t);

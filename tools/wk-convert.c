@@ -72,18 +72,18 @@ int main(int argc, char **argv)
         return wk_cli_usage_error(&tool, "missing -o OUT.gguf");
     wk_progress pg;
     wk_progress_init(&pg, "wk-convert", quiet);
-    wk_tokenizer_info tok;
-    char warnings[2048] = "";
+    wk_tokenizer_info tok = {0};
+    wk_warnings warnings = {0};
     o.progress = &pg;
     o.tokenizer = &tok;
-    o.warnings = warnings;
-    o.warnings_size = sizeof warnings;
+    o.warnings = &warnings;
     wk_err e;
-    if (wk_convert_hf(argv[optind], out, &o, &e) != 0)
-        return wk_cli_error(&tool, &e);
-    for (char *line = strtok(tok.warnings, "\n"); line; line = strtok(NULL, "\n"))
-        wk_cli_warn(&tool, "%s", line);
-    for (char *line = strtok(warnings, "\n"); line; line = strtok(NULL, "\n"))
-        wk_cli_warn(&tool, "%s", line);
-    return WK_EXIT_OK;
+    int rc = wk_convert_hf(argv[optind], out, &o, &e);
+    if (rc == 0) {
+        wk_cli_warnings(&tool, &tok.warnings);
+        wk_cli_warnings(&tool, &warnings);
+    }
+    wk_warnings_free(&tok.warnings);
+    wk_warnings_free(&warnings);
+    return rc == 0 ? WK_EXIT_OK : wk_cli_error(&tool, &e);
 }

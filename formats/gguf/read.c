@@ -27,6 +27,8 @@
 #define MIN_STRING_BYTES 8
 #define MIN_ARRAY_BYTES 12
 
+/* ---- bounded reads ---- */
+
 typedef struct rd {
     const uint8_t *p;
     uint64_t size;
@@ -79,6 +81,8 @@ static int rd_str(rd *r, const char *what, wk_gguf_str *s)
     r->off += len;
     return 0;
 }
+
+/* ---- metadata values ---- */
 
 static void free_value(wk_gguf_value *v)
 {
@@ -176,6 +180,8 @@ static int parse_value(rd *r, uint32_t type, unsigned depth, wk_gguf_value *v)
     }
 }
 
+/* ---- uniqueness of keys and tensor names ---- */
+
 static int cmp_str(const wk_gguf_str *a, const wk_gguf_str *b)
 {
     if (a->len != b->len)
@@ -239,6 +245,8 @@ static int check_unique_names(const wk_gguf *g, wk_err *e)
     free(v);
     return rc;
 }
+
+/* ---- the header: key/values, tensor infos, layout ---- */
 
 static int parse_kvs(rd *r, wk_gguf *g)
 {
@@ -418,6 +426,8 @@ static int parse_header(rd *r, wk_gguf *g)
                ? -1
                : 0;
 }
+
+/* ---- opening a file ---- */
 
 int wk_gguf_open(const char *path, wk_gguf **out, wk_err *e)
 {

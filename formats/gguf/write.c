@@ -18,6 +18,7 @@
 
 #include "common/bytebuf.h"
 #include "common/fileio.h"
+#include "common/grow.h"
 #include "common/version.h"
 
 #define CHECKSUM_KEY "weightkit.tensor_xxh64"
@@ -101,15 +102,9 @@ static int kv_put(wk_gguf_writer *w, const char *key, uint32_t type, wk_buf *b, 
             w->kv[i].len = b->len;
             return 0;
         }
-    if (w->n_kv == w->cap_kv) {
-        size_t cap = w->cap_kv ? 2 * w->cap_kv : 16;
-        kv_entry *np = realloc(w->kv, cap * sizeof *np);
-        if (!np) {
-            free(b->p);
-            return wk_fail(e, "%s: out of memory", out_path(w));
-        }
-        w->kv = np;
-        w->cap_kv = cap;
+    if (wk_grow((void **)&w->kv, &w->cap_kv, w->n_kv + 1, sizeof *w->kv) != 0) {
+        free(b->p);
+        return wk_fail(e, "%s: out of memory", out_path(w));
     }
     char *k = strdup(key);
     if (!k) {
@@ -306,14 +301,8 @@ int wk_gguf_add_tensor(wk_gguf_writer *w, const char *name, wk_dtype type, uint3
                           "block size %u", out_path(w), name, t.ne[0], tt->name, tt->block_size);
     if (wk_type_nbytes(type, nel, &t.n_bytes, e) != 0)
         return wk_fail_prefix(e, "%s: tensor '%s'", out_path(w), name);
-    if (w->n_t == w->cap_t) {
-        size_t cap = w->cap_t ? 2 * w->cap_t : 64;
-        tensor_entry *np = realloc(w->t, cap * sizeof *np);
-        if (!np)
-            return wk_fail(e, "%s: out of memory", out_path(w));
-        w->t = np;
-        w->cap_t = cap;
-    }
+    if (wk_grow((void **)&w->t, &w->cap_t, w->n_t + 1, sizeof *w->t) != 0)
+        return wk_fail(e, "%s: out of memory", out_path(w));
     if (!(t.name = strdup(name)))
         return wk_fail(e, "%s: out of memory", out_path(w));
     if (index)

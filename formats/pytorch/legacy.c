@@ -25,6 +25,8 @@
 
 static const uint8_t torch_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
 
+/* ---- recognising the formats ---- */
+
 bool wk_pt_is_legacy(const uint8_t *p, uint64_t n)
 {
     return n >= 2 && p[0] == 0x80 && p[1] >= 2 && p[1] <= 5;
@@ -34,6 +36,8 @@ bool wk_pt_is_tar(const uint8_t *p, uint64_t n)
 {
     return n >= 512 && memcmp(p + 257, "ustar", 5) == 0;
 }
+
+/* ---- the legacy stream: five pickles, then the storages ---- */
 
 /* A cursor over a byte range for the pickles and raw records in it. Messages locate a
  * problem by the kind of offset (a file offset, or an offset inside a tar member) and, in

@@ -2,212 +2,43 @@
  * Lib/pickle.py (_Unpickler.load_*) and Lib/pickletools.py; the allowed opcodes are those of
  * torch/_weights_only_unpickler.py plus the protocol-4 framing ones (FRAME, MEMOIZE,
  * SHORT_BINUNICODE, STACK_GLOBAL) and plain data opcodes. The stack has a fence at the top
- * MARK, as in CPython's C unpickler, so no opcode can pop below it. */
+ * MARK, as in CPython's C unpickler, so no opcode can pop below it (pickle_vm.c holds the
+ * machine: stack, memo, operand reads; this file holds what each opcode does). */
 #include "formats/pytorch/pickle.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/le.h"
+#include "formats/pytorch/pickle_vm.h"
 
-/* ---- the machine ---- */
+/* ---- data: strings, numbers ---- */
 
-typedef struct vm {
-    const uint8_t *buf;
-    uint64_t len, pos, op_off, base;
-    const char *where;
-    wk_parena *a;
-    wk_pval **stack;
-    size_t sp, scap;
-    size_t marks[WK_PICKLE_MAX_MARKS];
-    size_t n_marks;
-    wk_pval **memo;
-    size_t memo_cap, memo_count;
-    wk_err *e;
-} vm;
-
-static int vfail(vm *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int vfail(vm *m, const char *fmt, ...)
-{
-    char msg[WK_ERR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return wk_fail(m->e, "%s offset %llu: %s", m->where,
-                   (unsigned long long)(m->base + m->op_off), msg);
-}
-
-static int take(vm *m, uint64_t n, const uint8_t **p)
-{
-    if (n > m->len - m->pos)
-        return vfail(m, "truncated pickle: needs %llu more bytes, %llu left",
-                     (unsigned long long)n, (unsigned long long)(m->len - m->pos));
-    *p = m->buf + m->pos;
-    m->pos += n;
-    return 0;
-}
-
-static int take_uint(vm *m, unsigned n, uint64_t *v)
-{
-    const uint8_t *p = NULL;
-    if (take(m, n, &p) != 0)
-        return -1;
-    *v = wk_ld_le(p, n);
-    return 0;
-}
-
-static wk_pval *node(vm *m, wk_pv_type t)
-{
-    wk_pval *v = wk_parena_alloc(m->a, sizeof *v);
-    if (!v) {
-        vfail(m, "out of memory");
-        return NULL;
-    }
-    memset(v, 0, sizeof *v);
-    v->type = t;
-    v->offset = m->base + m->op_off;
-    return v;
-}
-
-static int push(vm *m, wk_pval *v)
-{
-    if (!v)
-        return -1;
-    if (m->sp == m->scap) {
-        if (m->scap >= WK_PICKLE_MAX_STACK)
-            return vfail(m, "more than %u values on the pickle stack", WK_PICKLE_MAX_STACK);
-        size_t cap = m->scap ? m->scap * 2 : 64;
-        wk_pval **ns = realloc(m->stack, cap * sizeof *ns);
-        if (!ns)
-            return vfail(m, "out of memory");
-        m->stack = ns;
-        m->scap = cap;
-    }
-    m->stack[m->sp++] = v;
-    return 0;
-}
-
-static size_t fence(const vm *m)
-{
-    return m->n_marks ? m->marks[m->n_marks - 1] : 0;
-}
-
-static int pop(vm *m, wk_pval **v)
-{
-    if (m->sp <= fence(m))
-        return vfail(m, "pickle stack underflow");
-    *v = m->stack[--m->sp];
-    return 0;
-}
-
-static int top(vm *m, wk_pval **v)
-{
-    if (m->sp <= fence(m))
-        return vfail(m, "pickle stack underflow");
-    *v = m->stack[m->sp - 1];
-    return 0;
-}
-
-/* Pops everything above the top MARK and the mark. The *n popped items stay readable at
- * stack[*start..] until the next push. */
-static int pop_mark(vm *m, size_t *start, size_t *n)
-{
-    if (m->n_marks == 0)
-        return vfail(m, "no MARK on the stack");
-    *start = m->marks[--m->n_marks];
-    *n = m->sp - *start;
-    m->sp = *start;
-    return 0;
-}
-
-static int seq_add(vm *m, wk_pval *s, wk_pval *v)
-{
-    if (s->seq.n == s->seq.cap) {
-        size_t cap = s->seq.cap ? s->seq.cap * 2 : 4;
-        wk_pval **ni = wk_parena_alloc(m->a, cap * sizeof *ni);
-        if (!ni)
-            return vfail(m, "out of memory");
-        if (s->seq.n)
-            memcpy(ni, s->seq.items, s->seq.n * sizeof *ni);
-        s->seq.items = ni;
-        s->seq.cap = cap;
-    }
-    s->seq.items[s->seq.n++] = v;
-    return 0;
-}
-
-/* A new sequence of type t holding stack[start..start+n). */
-static wk_pval *seq_from(vm *m, wk_pv_type t, size_t start, size_t n)
-{
-    wk_pval *s = node(m, t);
-    if (!s)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (seq_add(m, s, m->stack[start + i]) != 0)
-            return NULL;
-    return s;
-}
-
-static int memo_put(vm *m, uint64_t idx)
-{
-    wk_pval *v = NULL;
-    if (top(m, &v) != 0)
-        return -1;
-    if (idx >= WK_PICKLE_MAX_MEMO)
-        return vfail(m, "memo index %llu exceeds the limit of %u", (unsigned long long)idx,
-                     WK_PICKLE_MAX_MEMO);
-    if (idx >= m->memo_cap) {
-        size_t cap = m->memo_cap ? m->memo_cap : 64;
-        while (cap <= idx)
-            cap *= 2;
-        wk_pval **nm = realloc(m->memo, cap * sizeof *nm);
-        if (!nm)
-            return vfail(m, "out of memory");
-        memset(nm + m->memo_cap, 0, (cap - m->memo_cap) * sizeof *nm);
-        m->memo = nm;
-        m->memo_cap = cap;
-    }
-    if (!m->memo[idx])
-        m->memo_count++;
-    m->memo[idx] = v;
-    return 0;
-}
-
-static int memo_get(vm *m, uint64_t idx)
-{
-    if (idx >= m->memo_cap || !m->memo[idx])
-        return vfail(m, "memo index %llu was never stored", (unsigned long long)idx);
-    return push(m, m->memo[idx]);
-}
-
-static int str_op(vm *m, wk_pv_type t, int len_bytes)
+static int str_op(wk_pk_vm *m, wk_pv_type t, int len_bytes)
 {
     uint64_t n;
     const uint8_t *p = NULL;
-    if (take_uint(m, len_bytes, &n) != 0)
+    if (wk_pk_take_uint(m, len_bytes, &n) != 0)
         return -1;
     if (len_bytes == 4 && t == WK_PV_STR && m->buf[m->op_off] == 'T' && (n >> 31))
-        return vfail(m, "negative string length");
-    if (take(m, n, &p) != 0)
+        return wk_pk_fail(m, "negative string length");
+    if (wk_pk_take(m, n, &p) != 0)
         return -1;
-    wk_pval *v = node(m, t);
+    wk_pval *v = wk_pk_node(m, t);
     if (!v)
         return -1;
     v->s.ptr = (const char *)p;
     v->s.len = n;
-    return push(m, v);
+    return wk_pk_push(m, v);
 }
 
-static int long1_op(vm *m)
+static int long1_op(wk_pk_vm *m)
 {
     uint64_t n;
     const uint8_t *p = NULL;
-    if (take_uint(m, 1, &n) != 0 || take(m, n, &p) != 0)
+    if (wk_pk_take_uint(m, 1, &n) != 0 || wk_pk_take(m, n, &p) != 0)
         return -1;
-    wk_pval *v = node(m, n > 8 ? WK_PV_BIGINT : WK_PV_INT);
+    wk_pval *v = wk_pk_node(m, n > 8 ? WK_PV_BIGINT : WK_PV_INT);
     if (!v)
         return -1;
     if (n > 8) {
@@ -216,46 +47,48 @@ static int long1_op(vm *m)
     } else if (n > 0) {
         v->i = wk_sign_extend(wk_ld_le(p, (unsigned)n), (unsigned)n);
     }
-    return push(m, v);
+    return wk_pk_push(m, v);
 }
 
-static int int_op(vm *m, unsigned nbytes, bool is_signed)
+static int int_op(wk_pk_vm *m, unsigned nbytes, bool is_signed)
 {
     uint64_t u;
-    if (take_uint(m, nbytes, &u) != 0)
+    if (wk_pk_take_uint(m, nbytes, &u) != 0)
         return -1;
-    wk_pval *v = node(m, WK_PV_INT);
+    wk_pval *v = wk_pk_node(m, WK_PV_INT);
     if (!v)
         return -1;
     v->i = is_signed ? wk_sign_extend(u, nbytes) : (int64_t)u;
-    return push(m, v);
+    return wk_pk_push(m, v);
 }
 
-static int float_op(vm *m)
+static int float_op(wk_pk_vm *m)
 {
     const uint8_t *p = NULL;
-    if (take(m, 8, &p) != 0)
+    if (wk_pk_take(m, 8, &p) != 0)
         return -1;
     uint64_t u = 0;
     for (int i = 0; i < 8; i++)
         u = u << 8 | p[i]; /* big-endian */
-    wk_pval *v = node(m, WK_PV_FLOAT);
+    wk_pval *v = wk_pk_node(m, WK_PV_FLOAT);
     if (!v)
         return -1;
     memcpy(&v->f, &u, sizeof u);
-    return push(m, v);
+    return wk_pk_push(m, v);
 }
 
-static int not_allowed(vm *m, const char *mod, size_t ml, const char *name, size_t nl)
+/* ---- globals: only the allowlist ---- */
+
+static int not_allowed(wk_pk_vm *m, const char *mod, size_t ml, const char *name, size_t nl)
 {
     char a[200], b[200];
-    return vfail(m, "global '%s.%s' is not allowed: torch.load would call it, i.e. execute "
-                    "code from the file", wk_pk_escape(mod, ml, a, sizeof a),
-                 wk_pk_escape(name, nl, b, sizeof b));
+    return wk_pk_fail(m, "global '%s.%s' is not allowed: torch.load would call it, i.e. execute "
+                         "code from the file", wk_pk_escape(mod, ml, a, sizeof a),
+                      wk_pk_escape(name, nl, b, sizeof b));
 }
 
 /* A "module\nname\n" pair of text lines (GLOBAL, INST). */
-static int read_lines(vm *m, const char **mod, size_t *ml, const char **name, size_t *nl)
+static int read_lines(wk_pk_vm *m, const char **mod, size_t *ml, const char **name, size_t *nl)
 {
     const char **outs[2] = {mod, name};
     size_t *lens[2] = {ml, nl};
@@ -263,7 +96,7 @@ static int read_lines(vm *m, const char **mod, size_t *ml, const char **name, si
         const uint8_t *s = m->buf + m->pos;
         const uint8_t *nlp = memchr(s, '\n', m->len - m->pos);
         if (!nlp)
-            return vfail(m, "truncated pickle: global name has no newline");
+            return wk_pk_fail(m, "truncated pickle: global name has no newline");
         *outs[k] = (const char *)s;
         *lens[k] = (size_t)(nlp - s);
         m->pos += *lens[k] + 1;
@@ -271,19 +104,19 @@ static int read_lines(vm *m, const char **mod, size_t *ml, const char **name, si
     return 0;
 }
 
-static int global_push(vm *m, const char *mod, size_t ml, const char *name, size_t nl)
+static int global_push(wk_pk_vm *m, const char *mod, size_t ml, const char *name, size_t nl)
 {
     const wk_pglobal *g = wk_pickle_find_global(mod, ml, name, nl);
     if (!g)
         return not_allowed(m, mod, ml, name, nl);
-    wk_pval *v = node(m, WK_PV_GLOBAL);
+    wk_pval *v = wk_pk_node(m, WK_PV_GLOBAL);
     if (!v)
         return -1;
     v->global = g;
-    return push(m, v);
+    return wk_pk_push(m, v);
 }
 
-static int global_op(vm *m)
+static int global_op(wk_pk_vm *m)
 {
     const char *mod, *name;
     size_t ml, nl;
@@ -292,28 +125,30 @@ static int global_op(vm *m)
     return global_push(m, mod, ml, name, nl);
 }
 
-static int stack_global_op(vm *m)
+static int stack_global_op(wk_pk_vm *m)
 {
     wk_pval *mod = NULL, *name = NULL;
-    if (pop(m, &name) != 0 || pop(m, &mod) != 0)
+    if (wk_pk_pop(m, &name) != 0 || wk_pk_pop(m, &mod) != 0)
         return -1;
     if (mod->type != WK_PV_STR || name->type != WK_PV_STR)
-        return vfail(m, "STACK_GLOBAL needs two strings, got %s and %s",
-                     wk_pv_type_name(mod->type), wk_pv_type_name(name->type));
+        return wk_pk_fail(m, "STACK_GLOBAL needs two strings, got %s and %s",
+                          wk_pv_type_name(mod->type), wk_pv_type_name(name->type));
     return global_push(m, mod->s.ptr, mod->s.len, name->s.ptr, name->s.len);
 }
 
-static int inst_op(vm *m)
+static int inst_op(wk_pk_vm *m)
 {
     const char *mod, *name;
     size_t ml, nl;
     if (read_lines(m, &mod, &ml, &name, &nl) != 0)
         return -1;
     char a[200], b[200];
-    return vfail(m, "opcode INST is not allowed: torch.load would import and call '%s.%s', "
-                    "i.e. execute code from the file", wk_pk_escape(mod, ml, a, sizeof a),
-                 wk_pk_escape(name, nl, b, sizeof b));
+    return wk_pk_fail(m, "opcode INST is not allowed: torch.load would import and call '%s.%s', "
+                         "i.e. execute code from the file", wk_pk_escape(mod, ml, a, sizeof a),
+                      wk_pk_escape(name, nl, b, sizeof b));
 }
+
+/* ---- the allowed calls: REDUCE, NEWOBJ, BUILD ---- */
 
 static int int_arg(const wk_pval *v, int64_t *out)
 {
@@ -329,17 +164,17 @@ static int int_arg(const wk_pval *v, int64_t *out)
 }
 
 /* Tuple of non-negative ints into dims; *n gets the count. */
-static int dims_arg(vm *m, const wk_pval *t, const char *what, uint64_t *dims, uint32_t *n)
+static int dims_arg(wk_pk_vm *m, const wk_pval *t, const char *what, uint64_t *dims, uint32_t *n)
 {
     if (t->type != WK_PV_TUPLE)
-        return vfail(m, "tensor %s is a %s, expected a tuple", what, wk_pv_type_name(t->type));
+        return wk_pk_fail(m, "tensor %s is a %s, expected a tuple", what, wk_pv_type_name(t->type));
     if (t->seq.n > WK_MAX_DIMS)
-        return vfail(m, "tensor has %zu dimensions; at most %d are supported", t->seq.n,
-                     WK_MAX_DIMS);
+        return wk_pk_fail(m, "tensor has %zu dimensions; at most %d are supported", t->seq.n,
+                          WK_MAX_DIMS);
     for (size_t i = 0; i < t->seq.n; i++) {
         int64_t x;
         if (int_arg(t->seq.items[i], &x) != 0 || x < 0)
-            return vfail(m, "tensor %s[%zu] is not a non-negative integer", what, i);
+            return wk_pk_fail(m, "tensor %s[%zu] is not a non-negative integer", what, i);
         dims[i] = (uint64_t)x;
     }
     *n = (uint32_t)t->seq.n;
@@ -348,177 +183,187 @@ static int dims_arg(vm *m, const wk_pval *t, const char *what, uint64_t *dims, u
 
 /* _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks
  * [, metadata]) */
-static int rebuild_tensor(vm *m, const wk_pval *args)
+static int rebuild_tensor(wk_pk_vm *m, const wk_pval *args)
 {
     if (args->seq.n != 6 && args->seq.n != 7)
-        return vfail(m, "_rebuild_tensor_v2 takes 6 or 7 arguments, got %zu", args->seq.n);
+        return wk_pk_fail(m, "_rebuild_tensor_v2 takes 6 or 7 arguments, got %zu", args->seq.n);
     wk_pval **a = args->seq.items;
-    wk_pval *t = node(m, WK_PV_TENSOR);
+    wk_pval *t = wk_pk_node(m, WK_PV_TENSOR);
     if (!t)
         return -1;
     int64_t off;
     uint32_t nst;
     if (a[0]->type != WK_PV_PERSID)
-        return vfail(m, "tensor storage is a %s, expected a persistent id",
-                     wk_pv_type_name(a[0]->type));
+        return wk_pk_fail(m, "tensor storage is a %s, expected a persistent id",
+                          wk_pv_type_name(a[0]->type));
     if (int_arg(a[1], &off) != 0 || off < 0)
-        return vfail(m, "tensor storage offset is not a non-negative integer");
+        return wk_pk_fail(m, "tensor storage offset is not a non-negative integer");
     if (dims_arg(m, a[2], "size", t->tensor.shape, &t->tensor.n_dims) != 0 ||
         dims_arg(m, a[3], "stride", t->tensor.stride, &nst) != 0)
         return -1;
     if (nst != t->tensor.n_dims)
-        return vfail(m, "tensor size has %u dimensions but stride has %u", t->tensor.n_dims, nst);
+        return wk_pk_fail(m, "tensor size has %u dimensions but stride has %u", t->tensor.n_dims,
+                          nst);
     t->tensor.storage = a[0];
     t->tensor.storage_offset = (uint64_t)off;
-    return push(m, t);
+    return wk_pk_push(m, t);
 }
 
-static int reduce_op(vm *m)
+static int reduce_op(wk_pk_vm *m)
 {
     wk_pval *args = NULL, *fn = NULL;
-    if (pop(m, &args) != 0 || pop(m, &fn) != 0)
+    if (wk_pk_pop(m, &args) != 0 || wk_pk_pop(m, &fn) != 0)
         return -1;
     if (fn->type != WK_PV_GLOBAL)
-        return vfail(m, "REDUCE on a %s: only allowlisted globals may be called",
-                     wk_pv_type_name(fn->type));
+        return wk_pk_fail(m, "REDUCE on a %s: only allowlisted globals may be called",
+                          wk_pv_type_name(fn->type));
     if (args->type != WK_PV_TUPLE)
-        return vfail(m, "REDUCE arguments are a %s, expected a tuple", wk_pv_type_name(args->type));
+        return wk_pk_fail(m, "REDUCE arguments are a %s, expected a tuple",
+                          wk_pv_type_name(args->type));
     const wk_pglobal *g = fn->global;
     switch (g->kind) {
     case WK_PG_ORDERED_DICT:
         if (args->seq.n != 0)
-            return vfail(m, "OrderedDict called with %zu arguments, expected none", args->seq.n);
-        return push(m, node(m, WK_PV_DICT));
+            return wk_pk_fail(m, "OrderedDict called with %zu arguments, expected none",
+                              args->seq.n);
+        return wk_pk_push(m, wk_pk_node(m, WK_PV_DICT));
     case WK_PG_REBUILD_TENSOR_V2:
         return rebuild_tensor(m, args);
     case WK_PG_REBUILD_PARAMETER:
         if (args->seq.n < 1 || args->seq.items[0]->type != WK_PV_TENSOR)
-            return vfail(m, "_rebuild_parameter needs a tensor as its first argument");
-        return push(m, args->seq.items[0]);
+            return wk_pk_fail(m, "_rebuild_parameter needs a tensor as its first argument");
+        return wk_pk_push(m, args->seq.items[0]);
     case WK_PG_SIZE:
         if (args->seq.n != 1 || args->seq.items[0]->type != WK_PV_TUPLE)
-            return vfail(m, "torch.Size needs one tuple argument");
-        return push(m, args->seq.items[0]);
+            return wk_pk_fail(m, "torch.Size needs one tuple argument");
+        return wk_pk_push(m, args->seq.items[0]);
     default:
-        return vfail(m, "global '%s.%s' may not be called", g->module, g->name);
+        return wk_pk_fail(m, "global '%s.%s' may not be called", g->module, g->name);
     }
 }
 
-static int newobj_op(vm *m)
+static int newobj_op(wk_pk_vm *m)
 {
     wk_pval *args = NULL, *cls = NULL;
-    if (pop(m, &args) != 0 || pop(m, &cls) != 0)
+    if (wk_pk_pop(m, &args) != 0 || wk_pk_pop(m, &cls) != 0)
         return -1;
     if (cls->type == WK_PV_GLOBAL && cls->global->kind == WK_PG_ORDERED_DICT &&
         args->type == WK_PV_TUPLE && args->seq.n == 0)
-        return push(m, node(m, WK_PV_DICT));
+        return wk_pk_push(m, wk_pk_node(m, WK_PV_DICT));
     if (cls->type == WK_PV_GLOBAL)
-        return vfail(m, "NEWOBJ of '%s.%s' is not allowed: torch.load would construct it, "
-                        "i.e. execute code from the file", cls->global->module, cls->global->name);
-    return vfail(m, "NEWOBJ on a %s is not allowed", wk_pv_type_name(cls->type));
+        return wk_pk_fail(m, "NEWOBJ of '%s.%s' is not allowed: torch.load would construct it, "
+                             "i.e. execute code from the file", cls->global->module,
+                          cls->global->name);
+    return wk_pk_fail(m, "NEWOBJ on a %s is not allowed", wk_pv_type_name(cls->type));
 }
 
 /* BUILD sets an object's state (obj.__setstate__ or __dict__.update). Only an
  * OrderedDict's attributes (a state dict's _metadata) are accepted, and ignored. */
-static int build_op(vm *m)
+static int build_op(wk_pk_vm *m)
 {
     wk_pval *state = NULL, *obj = NULL;
-    if (pop(m, &state) != 0 || top(m, &obj) != 0)
+    if (wk_pk_pop(m, &state) != 0 || wk_pk_top(m, &obj) != 0)
         return -1;
     if (obj->type == WK_PV_DICT &&
         (state->type == WK_PV_DICT || state->type == WK_PV_NONE || state->type == WK_PV_TUPLE))
         return 0;
-    return vfail(m, "BUILD on a %s is not allowed: torch.load would call its __setstate__, "
-                    "i.e. execute code from the file", wk_pv_type_name(obj->type));
+    return wk_pk_fail(m, "BUILD on a %s is not allowed: torch.load would call its __setstate__, "
+                         "i.e. execute code from the file", wk_pv_type_name(obj->type));
 }
+
+/* ---- containers, MARK, persistent ids ---- */
 
 /* APPEND/SETITEM (n_top values above the container) or APPENDS/SETITEMS/ADDITEMS (the
  * values above the MARK, the container just below it). */
-static int add_op(vm *m, size_t n_top, wk_pv_type want)
+static int add_op(wk_pk_vm *m, size_t n_top, wk_pv_type want)
 {
     size_t start = 0, n = 0;
     if (n_top) {
-        if (m->sp < fence(m) + n_top + 1)
-            return vfail(m, "pickle stack underflow");
+        if (m->sp < wk_pk_fence(m) + n_top + 1)
+            return wk_pk_fail(m, "pickle stack underflow");
         start = m->sp - n_top;
         n = n_top;
         m->sp = start;
-    } else if (pop_mark(m, &start, &n) != 0) {
+    } else if (wk_pk_pop_mark(m, &start, &n) != 0) {
         return -1;
     }
     wk_pval *c = NULL;
-    if (top(m, &c) != 0)
+    if (wk_pk_top(m, &c) != 0)
         return -1;
     if (c->type != want)
-        return vfail(m, "cannot add items to a %s, expected a %s", wk_pv_type_name(c->type),
-                     wk_pv_type_name(want));
+        return wk_pk_fail(m, "cannot add items to a %s, expected a %s", wk_pv_type_name(c->type),
+                          wk_pv_type_name(want));
     if (want == WK_PV_DICT && n % 2)
-        return vfail(m, "SETITEMS with an odd number of values");
+        return wk_pk_fail(m, "SETITEMS with an odd number of values");
     for (size_t i = 0; i < n; i++)
-        if (seq_add(m, c, m->stack[start + i]) != 0)
+        if (wk_pk_seq_add(m, c, m->stack[start + i]) != 0)
             return -1;
     return 0;
 }
 
 /* TUPLE (n < 0: everything above the MARK), TUPLE1/2/3, FROZENSET. */
-static int tuple_op(vm *m, int n, wk_pv_type t)
+static int tuple_op(wk_pk_vm *m, int n, wk_pv_type t)
 {
     size_t start = 0, count = 0;
     if (n < 0) {
-        if (pop_mark(m, &start, &count) != 0)
+        if (wk_pk_pop_mark(m, &start, &count) != 0)
             return -1;
     } else {
-        if (m->sp < fence(m) + (size_t)n)
-            return vfail(m, "pickle stack underflow");
+        if (m->sp < wk_pk_fence(m) + (size_t)n)
+            return wk_pk_fail(m, "pickle stack underflow");
         count = (size_t)n;
         start = m->sp - count;
         m->sp = start;
     }
-    return push(m, seq_from(m, t, start, count));
+    return wk_pk_push(m, wk_pk_seq_from(m, t, start, count));
 }
 
-static int mark_op(vm *m)
+static int mark_op(wk_pk_vm *m)
 {
     if (m->n_marks == WK_PICKLE_MAX_MARKS)
-        return vfail(m, "MARKs nested more than %d deep", WK_PICKLE_MAX_MARKS);
+        return wk_pk_fail(m, "MARKs nested more than %d deep", WK_PICKLE_MAX_MARKS);
     m->marks[m->n_marks++] = m->sp;
     return 0;
 }
 
-static int persid_op(vm *m)
+static int persid_op(wk_pk_vm *m)
 {
     wk_pval *pid = NULL;
-    if (pop(m, &pid) != 0)
+    if (wk_pk_pop(m, &pid) != 0)
         return -1;
-    wk_pval *v = node(m, WK_PV_PERSID);
+    wk_pval *v = wk_pk_node(m, WK_PV_PERSID);
     if (!v)
         return -1;
     v->persid.pid = pid;
     wk_parena_add_persid(m->a, v);
-    return push(m, v);
+    return wk_pk_push(m, v);
 }
 
-static int simple_op(vm *m, wk_pv_type t, bool b)
+static int simple_op(wk_pk_vm *m, wk_pv_type t, bool b)
 {
-    wk_pval *v = node(m, t);
+    wk_pval *v = wk_pk_node(m, t);
     if (!v)
         return -1;
     v->b = b;
-    return push(m, v);
+    return wk_pk_push(m, v);
 }
 
-static int step(vm *m, uint8_t op, bool *stop)
+/* ---- the opcode table and the loop ---- */
+
+static int step(wk_pk_vm *m, uint8_t op, bool *stop)
 {
     uint64_t u = 0;
     wk_pval *v = NULL;
     size_t start = 0, n = 0;
     switch (op) {
     case 0x80: /* PROTO */
-        if (take_uint(m, 1, &u) != 0)
+        if (wk_pk_take_uint(m, 1, &u) != 0)
             return -1;
-        return u > 5 ? vfail(m, "pickle protocol %llu is not supported", (unsigned long long)u) : 0;
+        if (u > 5)
+            return wk_pk_fail(m, "pickle protocol %llu is not supported", (unsigned long long)u);
+        return 0;
     case 0x95: /* FRAME: a length hint */
-        return take_uint(m, 8, &u);
+        return wk_pk_take_uint(m, 8, &u);
     case '.': /* STOP */
         *stop = true;
         return 0;
@@ -559,28 +404,29 @@ static int step(vm *m, uint8_t op, bool *stop)
     case 'C': return str_op(m, WK_PV_BYTES, 1); /* SHORT_BINBYTES */
     case 'B': return str_op(m, WK_PV_BYTES, 4);
     case 0x8e: return str_op(m, WK_PV_BYTES, 8);
-    case 'h': return take_uint(m, 1, &u) != 0 ? -1 : memo_get(m, u);
-    case 'j': return take_uint(m, 4, &u) != 0 ? -1 : memo_get(m, u);
-    case 'q': return take_uint(m, 1, &u) != 0 ? -1 : memo_put(m, u);
-    case 'r': return take_uint(m, 4, &u) != 0 ? -1 : memo_put(m, u);
-    case 0x94: return memo_put(m, m->memo_count); /* MEMOIZE */
-    case '0': return pop(m, &v);
-    case '1': return pop_mark(m, &start, &n);
-    case '2': return top(m, &v) != 0 ? -1 : push(m, v);
+    case 'h': return wk_pk_take_uint(m, 1, &u) != 0 ? -1 : wk_pk_memo_get(m, u);
+    case 'j': return wk_pk_take_uint(m, 4, &u) != 0 ? -1 : wk_pk_memo_get(m, u);
+    case 'q': return wk_pk_take_uint(m, 1, &u) != 0 ? -1 : wk_pk_memo_put(m, u);
+    case 'r': return wk_pk_take_uint(m, 4, &u) != 0 ? -1 : wk_pk_memo_put(m, u);
+    case 0x94: return wk_pk_memo_put(m, m->memo_count); /* MEMOIZE */
+    case '0': return wk_pk_pop(m, &v);
+    case '1': return wk_pk_pop_mark(m, &start, &n);
+    case '2': return wk_pk_top(m, &v) != 0 ? -1 : wk_pk_push(m, v);
     case 'i': return inst_op(m);
     case 'o':
-        return vfail(m, "opcode OBJ is not allowed: torch.load would call the class object on "
-                        "the stack, i.e. execute code from the file");
+        return wk_pk_fail(m, "opcode OBJ is not allowed: torch.load would call the class object on "
+                             "the stack, i.e. execute code from the file");
     case 0x82: case 0x83: case 0x84:
-        return vfail(m, "opcode EXT%d is not allowed: torch.load would import a registered "
-                        "extension, i.e. execute code from the file", op == 0x82 ? 1 : op == 0x83 ? 2 : 4);
+        return wk_pk_fail(m, "opcode EXT%d is not allowed: torch.load would import a registered "
+                             "extension, i.e. execute code from the file",
+                          op == 0x82 ? 1 : op == 0x83 ? 2 : 4);
     case 0x92:
-        return vfail(m, "opcode NEWOBJ_EX is not allowed: torch.load would construct an "
-                        "object, i.e. execute code from the file");
+        return wk_pk_fail(m, "opcode NEWOBJ_EX is not allowed: torch.load would construct an "
+                             "object, i.e. execute code from the file");
     default:
         if (op >= 0x20 && op < 0x7f)
-            return vfail(m, "unsupported pickle opcode 0x%02x ('%c')", op, op);
-        return vfail(m, "unsupported pickle opcode 0x%02x", op);
+            return wk_pk_fail(m, "unsupported pickle opcode 0x%02x ('%c')", op, op);
+        return wk_pk_fail(m, "unsupported pickle opcode 0x%02x", op);
     }
 }
 
@@ -588,7 +434,7 @@ int wk_pickle_load(const uint8_t *buf, uint64_t len, const char *where, uint64_t
                    wk_parena *a, wk_pval **out, uint64_t *consumed, wk_err *e)
 {
     *out = NULL;
-    vm *m = calloc(1, sizeof *m);
+    wk_pk_vm *m = calloc(1, sizeof *m);
     if (!m)
         return wk_fail(e, "%s: out of memory", where);
     m->buf = buf;
@@ -602,13 +448,13 @@ int wk_pickle_load(const uint8_t *buf, uint64_t len, const char *where, uint64_t
     while (rc == 0 && !stop) {
         m->op_off = m->pos;
         if (m->pos >= m->len) {
-            rc = vfail(m, "truncated pickle: no STOP opcode");
+            rc = wk_pk_fail(m, "truncated pickle: no STOP opcode");
             break;
         }
         rc = step(m, m->buf[m->pos++], &stop);
     }
     if (rc == 0) {
-        rc = pop(m, out);
+        rc = wk_pk_pop(m, out);
         *consumed = m->pos;
     }
     free(m->stack);

@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "formats/pytorch/pytorch.h"
 
 static const char *const wrappers[] = {"state_dict", "model", "module", "model_state_dict"};
+
+/* ---- finding the state dict ---- */
 
 static bool is_tensor(const wk_pval *v)
 {
@@ -171,6 +174,8 @@ void wk_pt_items_free(wk_pt_item *items, size_t n)
     free(items);
 }
 
+/* ---- storages, shared by key ---- */
+
 /* Storage keys are looked up for every tensor: a hash index keeps a hostile file with a
  * million storages linear, not quadratic. FNV-1a over the key. */
 static size_t key_hash(const char *k)
@@ -248,14 +253,8 @@ int wk_pt_add_storage(wk_pt_file *f, const char *key, wk_dtype dt, uint64_t nume
     uint64_t nbytes;
     if (wk_type_nbytes(dt, numel, &nbytes, e) != 0)
         return wk_fail_prefix(e, "%s: %s: storage '%s'", f->path, name, key);
-    if (f->n_storages == f->cap_storages) {
-        size_t cap = f->cap_storages ? f->cap_storages * 2 : 16;
-        wk_pt_storage *ns = realloc(f->storages, cap * sizeof *ns);
-        if (!ns)
-            return wk_fail(e, "%s: out of memory", f->path);
-        f->storages = ns;
-        f->cap_storages = cap;
-    }
+    if (wk_grow((void **)&f->storages, &f->cap_storages, f->n_storages + 1, sizeof *f->storages))
+        return wk_fail(e, "%s: out of memory", f->path);
     wk_pt_storage *s = &f->storages[f->n_storages];
     memset(s, 0, sizeof *s);
     s->key = strdup(key);
@@ -299,6 +298,8 @@ int wk_pt_register_storage(wk_pt_file *f, const wk_pval *persid, const char *nam
     key[p[2]->s.len] = 0;
     return wk_pt_add_storage(f, key, p[1]->global->dtype, (uint64_t)p[4]->i, name, idx, e);
 }
+
+/* ---- tensors ---- */
 
 int wk_pt_tensor_from_node(wk_pt_file *f, const char *name, const wk_pval *node,
                            wk_pt_tensor *t, wk_err *e)

@@ -54,6 +54,8 @@ void wk_pt_zip_free(wk_pt_zip *z)
     free(z);
 }
 
+/* ---- the central directory ---- */
+
 /* Start offset, size and entry count of the central directory. */
 static int find_cd(const wk_pt_file *f, uint64_t *cd_off, uint64_t *cd_size, uint64_t *count,
                    wk_err *e)
@@ -192,6 +194,8 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(((const struct zname *)a)->name, ((const struct zname *)b)->name);
 }
 
+/* ---- the archive root and opening ---- */
+
 static long zip_find(const wk_pt_zip *z, const char *name)
 {
     size_t lo = 0, hi = z->n;
@@ -277,6 +281,8 @@ int wk_pt_zip_open(wk_pt_file *f, wk_pt_zip **out, wk_err *e)
     *out = z;
     return 0;
 }
+
+/* ---- entry data: deflated or stored, CRC-checked ---- */
 
 /* Inflates entry ze through libarchive into a new buffer of exactly ze->usize bytes. */
 static int inflate_entry(const wk_pt_file *f, const zentry *ze, uint8_t **out, wk_err *e)
@@ -401,6 +407,8 @@ static int entry_bytes(wk_pt_file *f, zentry *ze, const uint8_t **data, uint8_t 
     *data = *owned;
     return 0;
 }
+
+/* ---- what the PyTorch reader asks for ---- */
 
 int wk_pt_zip_pickle(wk_pt_file *f, const uint8_t **data, uint64_t *len, wk_err *e)
 {

@@ -30,6 +30,8 @@ typedef struct st_entry {
     uint64_t begin, end;
 } st_entry;
 
+/* ---- JSON helpers ---- */
+
 static const char *json_kind(const cJSON *v)
 {
     if (cJSON_IsObject(v))
@@ -85,6 +87,8 @@ static int check_unique_keys(const char *path, const cJSON *obj, const char *whe
     free(keys);
     return rc;
 }
+
+/* ---- the header text: no escaped NUL, a JSON object ---- */
 
 /* The raw text of a JSON string from start up to (not including) end, cut to fit buf, with
  * bytes below 0x20 as '?', for a message. */
@@ -174,6 +178,8 @@ static int parse_json(const char *path, const wk_map *m, uint64_t n, cJSON **roo
     }
     return 0;
 }
+
+/* ---- one entry: __metadata__, or a tensor (dtype, shape, data_offsets) ---- */
 
 static int parse_metadata(const char *path, const cJSON *v, wk_st_file *f, wk_err *e)
 {
@@ -300,6 +306,8 @@ static int parse_entry(const char *path, const cJSON *v, uint64_t buf_size, st_e
     return 0;
 }
 
+/* ---- all entries: tiling the data buffer in offset order ---- */
+
 static int cmp_entry(const void *a, const void *b)
 {
     const st_entry *x = a, *y = b;
@@ -387,6 +395,8 @@ static int parse_entries(const char *path, const cJSON *root, wk_st_file *f, wk_
     free(en);
     return 0;
 }
+
+/* ---- opening a file ---- */
 
 int wk_st_file_open(wk_st_file *f, const char *path, wk_err *e)
 {

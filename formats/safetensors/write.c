@@ -18,6 +18,7 @@
 
 #include "common/bytebuf.h"
 #include "common/fileio.h"
+#include "common/grow.h"
 #include "common/strutil.h"
 #include "formats/safetensors/internal.h"
 
@@ -89,14 +90,8 @@ int wk_st_writer_add_metadata(wk_st_writer *w, const char *key, const char *valu
     if (check_text(w, "metadata key", key, e) != 0 ||
         check_text(w, "metadata value", value, e) != 0)
         return -1;
-    if (w->n_meta == w->meta_cap) {
-        size_t cap = w->meta_cap ? w->meta_cap * 2 : 8;
-        wk_string_pair *np = realloc(w->meta, cap * sizeof *np);
-        if (!np)
-            return wk_fail(e, "%s: out of memory", w->out.final_path);
-        w->meta = np;
-        w->meta_cap = cap;
-    }
+    if (wk_grow((void **)&w->meta, &w->meta_cap, w->n_meta + 1, sizeof *w->meta) != 0)
+        return wk_fail(e, "%s: out of memory", w->out.final_path);
     wk_string_pair p = {strdup(key), strdup(value)};
     if (!p.key || !p.value) {
         free(p.key);
@@ -131,14 +126,8 @@ int wk_st_writer_add_tensor(wk_st_writer *w, const char *name, wk_dtype dtype, u
     uint64_t end;
     if (wk_add_u64(w->total, t.n_bytes, &end) != 0 || end > WK_ST_MAX_JSON_INT)
         return wk_fail(e, "%s: tensor '%s' would end past 2^53 bytes of data", path, name);
-    if (w->n_tensors == w->tensors_cap) {
-        size_t cap = w->tensors_cap ? w->tensors_cap * 2 : 64;
-        st_decl *np = realloc(w->tensors, cap * sizeof *np);
-        if (!np)
-            return wk_fail(e, "%s: out of memory", path);
-        w->tensors = np;
-        w->tensors_cap = cap;
-    }
+    if (wk_grow((void **)&w->tensors, &w->tensors_cap, w->n_tensors + 1, sizeof *w->tensors))
+        return wk_fail(e, "%s: out of memory", path);
     d.name = strdup(name);
     if (!d.name)
         return wk_fail(e, "%s: out of memory", path);

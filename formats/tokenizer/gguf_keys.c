@@ -94,7 +94,8 @@ int wk_tokenizer_import(const char *model_dir, const wk_hf_config *cfg, wk_gguf_
         *info = (wk_tokenizer_info){.n_tokens = t.n_tokens};
         snprintf(info->model, sizeof info->model, "%s", t.model);
         snprintf(info->pre, sizeof info->pre, "%s", t.pre);
-        memcpy(info->warnings, t.warnings, sizeof info->warnings);
+        info->warnings = t.warnings; /* moved */
+        t.warnings = (wk_warnings){0};
     }
     wk_tokenizer_free(&t);
     return rc;

@@ -13,10 +13,9 @@
  *   are CONTROL or USER_DEFINED as above, the rest NORMAL; merges and the detected
  *   pre-tokenizer come from tokenizer_json.c. A BPE with byte_fallback is SentencePiece-style
  *   and needs its tokenizer.model.
- * Special ids and flags: tokenizer_special.c. */
+ * Special ids and flags: special.c. */
 #include "formats/tokenizer/tokenizer.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,34 +24,6 @@
 #include "formats/tokenizer/internal.h"
 
 #define SPM_SPACE "\xe2\x96\x81" /* U+2581, SentencePiece's space */
-
-void wk_tokenizer_warn(wk_tokenizer *t, const char *fmt, ...)
-{
-    size_t used = strlen(t->warnings);
-    if (used + 1 >= sizeof t->warnings)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->warnings + used, sizeof t->warnings - used, fmt, ap);
-    va_end(ap);
-    used = strlen(t->warnings);
-    if (used + 1 < sizeof t->warnings) {
-        t->warnings[used] = '\n';
-        t->warnings[used + 1] = '\0';
-    }
-}
-
-void wk_tok_warn_in(wk_tokenizer *t, const char *dir, const char *file, const char *fmt, ...)
-{
-    char msg[WK_TOK_WARN_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    char *path = dir ? wk_path_join(dir, file) : NULL;
-    wk_tokenizer_warn(t, "%s: %s", path ? path : file, msg);
-    free(path);
-}
 
 /* base.py does_token_look_special: added tokens some models forget to mark special. */
 static bool looks_special(const char *s)
@@ -209,9 +180,9 @@ static int build_bpe(wk_tokenizer *t, wk_tokjson *j, uint64_t n, wk_err *e)
     t->model = "gpt2";
     t->pre = j->pre;
     if (!j->pre_known)
-        wk_tokenizer_warn(t, "%s: pre-tokenizer not recognised; writing tokenizer.ggml.pre "
-                             "\"default\", so llama.cpp may split text differently from the "
-                             "original tokenizer", j->path);
+        wk_tok_warn_in(t, NULL, j->path, "pre-tokenizer not recognised; writing "
+                       "tokenizer.ggml.pre \"default\", so llama.cpp may split text differently "
+                       "from the original tokenizer");
     if (alloc_vocab(t, n ? n : j->n_vocab, false, e) != 0)
         return -1;
     for (uint64_t i = 0; i < j->n_vocab; i++) {
@@ -293,5 +264,6 @@ void wk_tokenizer_free(wk_tokenizer *t)
     free(t->merges);
     free(t->named);
     free(t->chat_template);
+    wk_warnings_free(&t->warnings);
     *t = (wk_tokenizer){.add_bos = -1, .add_eos = -1, .add_sep = -1, .add_space_prefix = -1};
 }

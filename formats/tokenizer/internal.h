@@ -1,5 +1,5 @@
-/* Helpers shared by the tokenizer readers (tokenizer_json.c, tokenizer_config.c,
- * tokenizer_import.c); not part of the public interface. */
+/* Helpers shared by the tokenizer readers (tokenizer_json.c, config.c, import.c, special.c;
+ * defined in util.c and special.c); not part of the public interface. */
 #ifndef WK_FORMATS_TOKENIZER_INTERNAL_H
 #define WK_FORMATS_TOKENIZER_INTERNAL_H
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/fileio.h"
+#include "common/grow.h"
 
 enum { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
 
@@ -199,7 +200,7 @@ int wk_spm_parse(const uint8_t *data, uint64_t size, const char *path, wk_spm_mo
 {
     *m = (wk_spm_model){.model_type = 1, .unk_id = 0, .bos_id = 1, .eos_id = 2, .pad_id = -1};
     pb_reader r = {data, 0, size, path};
-    uint64_t cap = 0;
+    size_t cap = 0;
     while (r.off < r.end) {
         uint64_t key_off = r.off;
         uint32_t field, wire;
@@ -224,14 +225,9 @@ int wk_spm_parse(const uint8_t *data, uint64_t size, const char *path, wk_spm_mo
                     (unsigned long long)key_off, WK_TOK_MAX_TOKENS);
             goto fail;
         }
-        if (m->n_pieces == cap) {
-            cap = cap ? cap * 2 : 1024;
-            wk_spm_piece *np = realloc(m->pieces, cap * sizeof *np);
-            if (!np) {
-                wk_fail(e, "%s: out of memory", path);
-                goto fail;
-            }
-            m->pieces = np;
+        if (wk_grow((void **)&m->pieces, &cap, m->n_pieces + 1, sizeof *m->pieces) != 0) {
+            wk_fail(e, "%s: out of memory", path);
+            goto fail;
         }
         wk_spm_piece *p = &m->pieces[m->n_pieces++];
         *p = (wk_spm_piece){0};

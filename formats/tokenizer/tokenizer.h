@@ -8,17 +8,16 @@
  *   build   wk_tokenizer_load: choose SentencePiece ("llama") or byte-level BPE ("gpt2"),
  *           assemble tokens/scores/types/merges, resolve special token ids and flags;
  *   write   wk_tokenizer_write: every key into a wk_gguf_writer.
- * wk_tokenizer_import does all three. Nothing here prints: warnings are collected as text
- * for the caller. */
+ * wk_tokenizer_import does all three. Nothing here prints: warnings are collected in a
+ * wk_warnings list for the caller. */
 #ifndef WK_FORMATS_TOKENIZER_IMPORT_H
 #define WK_FORMATS_TOKENIZER_IMPORT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "common/err.h"
+#include "common/warn.h"
 #include "formats/gguf/gguf.h"
 #include "formats/hf_config.h"
 
@@ -27,7 +26,6 @@
 #define WK_TOK_MAX_JSON_BYTES (64u << 20)   /* tokenizer.json */
 #define WK_TOK_MAX_CONFIG_BYTES (16u << 20) /* tokenizer_config.json and friends */
 #define WK_TOK_MAX_TOKENS (1u << 22)        /* token ids and merges */
-#define WK_TOK_WARN_MAX 4096
 
 /* llama.cpp's token types (gguf-py TokenType), the same numbers as SentencePiece's. */
 enum wk_tok_type {
@@ -54,13 +52,16 @@ typedef struct wk_spm_model {
     int32_t unk_id, bos_id, eos_id, pad_id; /* TrainerSpec defaults 0, 1, 2, -1 */
 } wk_spm_model;
 
-/* path is used in messages only. */
+/* Test-only (unit tests and fuzz harnesses): the same as wk_spm_load from bytes in memory;
+ * path is used in messages only. */
 int wk_spm_parse(const uint8_t *data, uint64_t size, const char *path, wk_spm_model *out,
                  wk_err *e);
 int wk_spm_load(const char *path, wk_spm_model *out, wk_err *e);
 void wk_spm_free(wk_spm_model *m);
 
 /* ---- tokenizer.json (Hugging Face tokenizers) ---- */
+struct cJSON; /* cjson/cJSON.h, needed only by the files that read the JSON */
+
 typedef struct wk_tok_added {
     int64_t id;
     char *content;
@@ -74,8 +75,9 @@ typedef struct wk_tokjson {
     /* added_tokens, in file order */
     uint64_t n_added;
     wk_tok_added *added;
-    /* post_processor, detached from the document (NULL when absent or null) */
-    cJSON *post_processor;
+    /* post_processor, detached from the document (NULL when absent or null); opaque here,
+     * read through cJSON by special.c */
+    struct cJSON *post_processor;
     /* only with want_vocab (byte-level BPE): */
     uint64_t n_vocab; /* highest id in model.vocab and added_tokens, plus one */
     char **vocab;     /* [n_vocab]: model.vocab by id, then added tokens; NULL for holes */
@@ -87,13 +89,11 @@ typedef struct wk_tokjson {
 
 /* want_vocab: also read model.vocab, model.merges and pre_tokenizer (needs model.type BPE). */
 int wk_tokjson_load(const char *path, bool want_vocab, wk_tokjson *out, wk_err *e);
-/* The same from text in memory (tests); path names it in messages. */
+/* Test-only (unit tests and fuzz harnesses): the same from text in memory; path names it in
+ * messages. */
 int wk_tokjson_parse(const char *text, const char *path, bool want_vocab, wk_tokjson *out,
                      wk_err *e);
 void wk_tokjson_free(wk_tokjson *t);
-/* Maps a pre_tokenizer object (or NULL) to llama.cpp's pre-tokenizer name; NULL when the
- * structure is not one of the known families. */
-const char *wk_tokjson_detect_pre(const cJSON *pre_tokenizer);
 
 /* ---- tokenizer_config.json, added_tokens.json, chat_template.{jinja,json} ---- */
 enum wk_tok_special {
@@ -127,7 +127,8 @@ typedef struct wk_tokcfg {
 /* Reads dir/tokenizer_config.json, dir/added_tokens.json and the chat template files;
  * absent files leave their fields empty. */
 int wk_tokcfg_load(const char *dir, wk_tokcfg *out, wk_err *e);
-/* tokenizer_config.json from text (tests); path names it in messages. */
+/* Test-only (unit tests and fuzz harnesses): tokenizer_config.json from text; path names it
+ * in messages. */
 int wk_tokcfg_parse(const char *text, const char *path, wk_tokcfg *out, wk_err *e);
 void wk_tokcfg_free(wk_tokcfg *c);
 
@@ -146,7 +147,7 @@ typedef struct wk_tokenizer {
     char *chat_template;
     uint64_t n_named;
     wk_tok_named_template *named;
-    char warnings[WK_TOK_WARN_MAX]; /* one warning per line; empty when none */
+    wk_warnings warnings; /* freed by wk_tokenizer_free */
 } wk_tokenizer;
 
 /* Reads the tokenizer of model_dir. cfg (config.json) may be NULL; when given, its
@@ -156,18 +157,16 @@ int wk_tokenizer_load(const char *model_dir, const wk_hf_config *cfg, wk_tokeniz
                       wk_err *e);
 int wk_tokenizer_write(const wk_tokenizer *t, wk_gguf_writer *w, wk_err *e);
 void wk_tokenizer_free(wk_tokenizer *t);
-/* Appends one line to t->warnings (silently truncated when full). */
-void wk_tokenizer_warn(wk_tokenizer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* What the caller of wk_tokenizer_import needs to know. */
 typedef struct wk_tokenizer_info {
     uint64_t n_tokens;              /* must equal llama.vocab_size and the embedding rows */
     char model[16];                 /* "llama" / "gpt2" */
     char pre[64];
-    char warnings[WK_TOK_WARN_MAX]; /* one per line, for the tool to print; may be empty */
+    wk_warnings warnings;           /* for the tool to print; the caller frees them */
 } wk_tokenizer_info;
 
-/* load + write. info may be NULL. */
+/* load + write. info may be NULL; it is filled only on success. */
 int wk_tokenizer_import(const char *model_dir, const wk_hf_config *cfg, wk_gguf_writer *w,
                         wk_tokenizer_info *info, wk_err *e);
 

@@ -1,7 +1,7 @@
 /* Hugging Face tokenizer.json reader (the `tokenizers` library's serialization).
  *
  * Always read: model.type, model.byte_fallback, added_tokens (id, content, special) and
- * post_processor (kept as JSON for the special-token rules in tokenizer_import.c). With
+ * post_processor (kept as JSON for the special-token rules in special.c). With
  * want_vocab (byte-level BPE, llama.cpp's "gpt2"): model.vocab (token -> id), model.merges
  * ("a b" strings, or [a, b] pairs since tokenizers 0.20, whose spaces gguf-py encodes as
  * U+0120) and the pre-tokenizer family. Ids must be integers below WK_TOK_MAX_TOKENS; two
@@ -20,6 +20,8 @@
 
 #include "common/fileio.h"
 #include "formats/tokenizer/internal.h"
+
+/* ---- the pre-tokenizer family (tokenizer.ggml.pre) ---- */
 
 /* The Split regexes as they read in tokenizer.json (after JSON unescaping), and as
  * llama-vocab.cpp quotes them ("original regex from tokenizer.json"). */
@@ -69,7 +71,9 @@ static const char *split_regex(const cJSON *o)
     return cJSON_IsString(re) ? re->valuestring : NULL;
 }
 
-const char *wk_tokjson_detect_pre(const cJSON *pt)
+/* Maps a pre_tokenizer object (or NULL) to llama.cpp's pre-tokenizer name; NULL when the
+ * structure is not one of the known families. */
+static const char *detect_pre(const cJSON *pt)
 {
     if (!cJSON_IsObject(pt))
         return NULL;
@@ -97,6 +101,8 @@ const char *wk_tokjson_detect_pre(const cJSON *pt)
         return "qwen2";
     return NULL;
 }
+
+/* ---- added_tokens, model.vocab, model.merges ---- */
 
 static int read_added(wk_tokjson *t, const cJSON *arr, wk_err *e)
 {
@@ -233,6 +239,8 @@ static int read_merges(wk_tokjson *t, const cJSON *merges, wk_err *e)
     return 0;
 }
 
+/* ---- the document ---- */
+
 int wk_tokjson_parse(const char *text, const char *path, bool want_vocab, wk_tokjson *t,
                      wk_err *e)
 {
@@ -267,7 +275,7 @@ int wk_tokjson_parse(const char *text, const char *path, bool want_vocab, wk_tok
         if (read_vocab(t, get(model, "vocab"), e) != 0 ||
             read_merges(t, get(model, "merges"), e) != 0)
             goto fail;
-        t->pre = wk_tokjson_detect_pre(get(doc, "pre_tokenizer"));
+        t->pre = detect_pre(get(doc, "pre_tokenizer"));
         t->pre_known = t->pre != NULL;
         if (!t->pre)
             t->pre = "default";

@@ -1,9 +1,13 @@
-/* JSON helpers shared by the Hugging Face tokenizer readers: parsing with a byte offset in
- * the error, token ids checked to be integral and below WK_TOK_MAX_TOKENS, and the two ways
- * tokenizer_config.json spells a token ("text" or an AddedToken object). */
+/* Helpers shared by the Hugging Face tokenizer readers: JSON parsing with a byte offset in
+ * the error, token ids checked to be integral and below WK_TOK_MAX_TOKENS, the two ways
+ * tokenizer_config.json spells a token ("text" or an AddedToken object), and warnings that
+ * name the file they are about. */
+#define _GNU_SOURCE /* vasprintf */
 #include "formats/tokenizer/internal.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,4 +65,21 @@ char *wk_tok_strdup(const char *s, const char *path, wk_err *e)
     if (!d)
         wk_fail(e, "%s: out of memory", path);
     return d;
+}
+
+void wk_tok_warn_in(wk_tokenizer *t, const char *dir, const char *file, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    char *path = dir ? wk_path_join(dir, file) : NULL;
+    if (n < 0) {
+        t->warnings.lost++; /* msg is undefined */
+    } else {
+        wk_warn(&t->warnings, "%s: %s", path ? path : file, msg);
+        free(msg);
+    }
+    free(path);
 }

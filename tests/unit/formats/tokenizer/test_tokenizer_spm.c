@@ -1,8 +1,10 @@
-/* SentencePiece import (formats/tokenizer_import.h): the real llama2 and stories260k
+/* SentencePiece import (formats/tokenizer/tokenizer.h): the real llama2 and stories260k
  * tokenizer.model files against Debian's python3-sentencepiece (run at test time), piece by
  * piece; hand-built and truncated protobufs; the GGUF keys read back with wk_gguf_open.
  * Tests needing ../shared skip outside CI and fail in CI. */
 #include "tests/unit/formats/tokenizer/tokenizer_test_util.h"
+
+#include "common/bytebuf.h"
 
 static void tok_compare_with_sentencepiece(const char *path)
 {
@@ -201,6 +203,46 @@ Test(tokenizer, spm_every_truncation_is_clean)
     }
 }
 
+/* A thousand added tokens outside the vocabulary: a thousand warnings, none cut off (the
+ * warnings once shared a fixed 4 KiB buffer). */
+Test(tokenizer, every_warning_is_kept)
+{
+    char *dir = tok_tmpdir();
+    char *mp = wk_path_join(dir, "tokenizer.model");
+    FILE *f = fopen(mp, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(tok_pb_ok, 1, sizeof tok_pb_ok, f), sizeof tok_pb_ok);
+    fclose(f);
+    wk_buf json = {0};
+    wk_buf_printf(&json, "{");
+    for (int i = 0; i < 1000; i++)
+        wk_buf_printf(&json, "%s\"<extra_token_number_%d>\": %d", i ? ", " : "", i, 1000 + i);
+    wk_buf_printf(&json, "}");
+    cr_assert(!json.oom);
+    tok_write(dir, "added_tokens.json", (const char *)json.p);
+    wk_tokenizer t;
+    wk_err e = {{0}};
+    cr_assert_eq(wk_tokenizer_load(dir, NULL, &t, &e), 0, "%s", e.msg);
+    cr_assert_eq(t.n_tokens, 2);
+    size_t k = 0;
+    for (size_t i = 0; i < t.warnings.n; i++) {
+        if (!strstr(t.warnings.msg[i], "added_tokens.json: token "))
+            continue;
+        char want[128];
+        snprintf(want, sizeof want, "added_tokens.json: token %zu \"<extra_token_number_%zu>\" "
+                                    "is outside the vocabulary; ignored", 1000 + k, k);
+        cr_assert(strstr(t.warnings.msg[i], want), "want '%s', got '%s'", want,
+                  t.warnings.msg[i]);
+        k++;
+    }
+    cr_assert_eq(k, 1000, "%zu of 1000 warnings kept", k);
+    cr_assert_eq(t.warnings.lost, 0);
+    wk_tokenizer_free(&t);
+    wk_buf_free(&json);
+    free(mp);
+    tok_rmdir(dir);
+}
+
 Test(tokenizer, gguf_keys_for_sentencepiece)
 {
     char *model = tok_shared("models/stories260k-hf/tokenizer.model");
@@ -217,7 +259,9 @@ Test(tokenizer, gguf_keys_for_sentencepiece)
     char path[512];
     wk_gguf *g = tok_import_to_gguf(dir, cfg, &info, path, sizeof path);
     cr_assert_eq(info.n_tokens, 520);
-    cr_assert(strstr(info.warnings, "added_tokens.json: token 600"), "%s", info.warnings);
+    cr_assert(tok_warned(&info.warnings, "added_tokens.json: token 600"), "%s",
+              tok_warnings_text(&info.warnings));
+    wk_warnings_free(&info.warnings);
     cr_assert(tok_str_eq(tok_find(g, "tokenizer.ggml.model", WK_GGUF_STRING)->str, "llama"));
     cr_assert(tok_str_eq(tok_find(g, "tokenizer.ggml.pre", WK_GGUF_STRING)->str, "default"));
     const wk_gguf_value *tokens = tok_find(g, "tokenizer.ggml.tokens", WK_GGUF_ARRAY);

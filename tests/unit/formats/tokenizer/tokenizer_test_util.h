@@ -64,7 +64,26 @@ static inline wk_hf_config *tok_config(const char *dir, const char *json)
     return c;
 }
 
-/* Compares a parsed model with python3-sentencepiece's view of the same file. */
+/* The first warning that contains needle, or NULL. */
+static inline const char *tok_warned(const wk_warnings *w, const char *needle)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (strstr(w->msg[i], needle))
+            return w->msg[i];
+    return NULL;
+}
+
+/* All warnings, one per line, for failure messages (cut at 16 KiB). */
+static inline const char *tok_warnings_text(const wk_warnings *w)
+{
+    static char buf[16384];
+    size_t k = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < w->n && k < sizeof buf; i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s\n", w->msg[i]);
+    return buf;
+}
+
 /* ---- the GGUF keys, read back ---- */
 
 static inline const wk_gguf_value *tok_find(const wk_gguf *g, const char *key, uint32_t type)
