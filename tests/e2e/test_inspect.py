@@ -159,18 +159,18 @@ def test_gguf_input(tmp_path):
     assert doc["model"]["name"] == "tiny test model"
     rows = {r["name"]: r for r in doc["tensors"]}
     assert [r["category"] for r in doc["tensors"]] == ["embedding", "attention", "feedforward",
-                                                        "norm"]
+                                                        "feedforward", "norm"]
     assert rows["blk.0.ffn_up.weight"]["shape"] == [48, 32]
     assert rows["blk.0.ffn_up.weight"]["dtype"] == "Q4_0"
     assert rows["blk.0.ffn_up.weight"]["bytes"] == 48 * 18
-    assert rows["blk.0.ffn_up.weight"]["stats"] is None
-    assert rows["blk.0.ffn_up.weight"]["stats_note"] == "stats not available for type Q4_0"
+    assert rows["blk.0.ffn_down.weight"]["stats"] is None
+    assert rows["blk.0.ffn_down.weight"]["stats_note"] == "stats not available for type IQ2_XXS"
     assert rows["blk.0.attn_q.weight"]["layer"] == 0
     for name, t in tensors.items():
         if t is not None:
             assert_stats(name, rows[name]["stats"], torch_stats(t))
     text = run([INSPECT, "--stats", path], check=0).stdout
-    assert "(stats not available for type Q4_0)" in text
+    assert "(stats not available for type IQ2_XXS)" in text
     assert "Name          tiny test model" in text
 
 
@@ -234,8 +234,8 @@ def test_bad_input_exit_1(tmp_path, llama):
 def test_quantized_histogram_is_bad_input(tmp_path):
     path = tmp_path / "q.gguf"
     fx.gguf_file(path)
-    p = run([INSPECT, "--hist", "blk.0.ffn_up.weight", path], check=1)
-    assert "histogram not available for type Q4_0" in p.stderr
+    p = run([INSPECT, "--hist", "blk.0.ffn_down.weight", path], check=1)
+    assert "histogram not available for type IQ2_XXS" in p.stderr
 
 
 def test_nan_in_json_is_null(tmp_path):
