@@ -19,11 +19,12 @@ static void fill_tables(void)
     for (int t = 0; t < WK_DTYPE_COUNT; t++) {
         ref_types[t].to_float = wk_type((wk_dtype)t)->to_float;
         ref_types[t].from_float = wk_type((wk_dtype)t)->from_float;
+        ref_types[t].quantize = wk_type((wk_dtype)t)->quantize;
     }
     ref_kernels.stats_block = wk_stats_block_ref;
 
-    avx2_types[WK_F16] = (wk_cpu_type_traits){wk_f16_to_f32_avx2, wk_f32_to_f16_avx2};
-    avx2_types[WK_BF16] = (wk_cpu_type_traits){wk_bf16_to_f32_avx2, wk_f32_to_bf16_avx2};
+    avx2_types[WK_F16] = (wk_cpu_type_traits){wk_f16_to_f32_avx2, wk_f32_to_f16_avx2, NULL};
+    avx2_types[WK_BF16] = (wk_cpu_type_traits){wk_bf16_to_f32_avx2, wk_f32_to_bf16_avx2, NULL};
     avx2_kernels.stats_block = wk_stats_block_avx2;
 
     have_avx2 = wk_cpu_has_avx2();
@@ -36,6 +37,8 @@ static void fill_tables(void)
             chosen_types[t].to_float = avx2_types[t].to_float;
         if (avx2_types[t].from_float)
             chosen_types[t].from_float = avx2_types[t].from_float;
+        if (avx2_types[t].quantize)
+            chosen_types[t].quantize = avx2_types[t].quantize;
     }
     chosen_kernels = avx2_kernels;
 }

@@ -17,6 +17,7 @@
 typedef struct wk_cpu_type_traits {
     wk_to_float_fn to_float;     /* NULL: cannot decode */
     wk_from_float_fn from_float; /* NULL: cannot encode */
+    wk_quantize_fn quantize;     /* quantized types: encode with importance; else NULL */
 } wk_cpu_type_traits;
 
 typedef void (*wk_stats_block_fn)(wk_moments *acc, const float *x, size_t n);

@@ -15,12 +15,18 @@
 #define WK_MODELS_ARCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/err.h"
 #include "formats/gguf/gguf.h"
 #include "formats/hf_config.h"
 #include "models/plan.h"
 #include "models/tensor_roles.h"
+
+/* What the quantization recipes ask of a model. */
+typedef struct wk_model_shape {
+    uint32_t n_layer, n_head, n_head_kv;
+} wk_model_shape;
 
 typedef struct wk_arch {
     const char *name;              /* GGUF general.architecture */
@@ -34,6 +40,7 @@ typedef struct wk_arch {
     int (*plan)(const wk_hf_config *c, void **hp, wk_conv_plan *p, wk_err *e);
     int (*write_kv)(const void *hp, wk_gguf_writer *w, wk_err *e);
     bool (*ignored)(const char *hf_name); /* checkpoint tensors to skip silently */
+    void (*shape)(const void *hp, wk_model_shape *out);
 } wk_arch;
 
 /* The registered families, NULL-terminated. */

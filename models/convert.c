@@ -3,12 +3,10 @@
  * Order of work: config.json -> architecture -> expected tensor list; open the checkpoint
  * (wk_source_open) and match it against the list before any output exists; then open the
  * GGUF writer (a temp file), write general.* / <arch>.* / tokenizer.* / provenance keys,
- * declare the tensors in the architecture's order, and stream each one: rows converted in
- * chunks of about WK_CONV_CHUNK bytes (parallel over rows), each chunk appended with
- * wk_gguf_write_tensor_part. Pages of a file-mapped input (wk_view.mapped) that a chunk
- * consumed are dropped from this process (MADV_DONTNEED: they stay in the page cache and
- * are read back from the file if touched again), so resident memory stays near one chunk
- * whatever the model size. Any failure aborts the writer: no output file. */
+ * declare the tensors in the architecture's order, and stream each one through
+ * models/tensor_stream.c (chunks converted in parallel over rows, pages of a mapped input
+ * dropped once used, so resident memory stays near one chunk whatever the model size). Any
+ * failure aborts the writer: no output file. */
 #define _GNU_SOURCE
 #include "models/convert.h"
 
@@ -24,11 +22,18 @@
 #include "common/fileio.h"
 #include "formats/source.h"
 #include "formats/tokenizer/tokenizer.h"
-#include "kernels/traits.h"
-#include "models/qk_permute.h"
+#include "models/tensor_stream.h"
 #include "quant/ftype.h"
 
-#define WK_CONV_CHUNK (4u << 20)
+struct wk_convert_job {
+    char *dir;
+    wk_hf_config *cfg;
+    const wk_arch *arch;
+    void *hp;
+    wk_conv_plan plan;
+    wk_source *src;
+    long *src_of;       /* per plan tensor: its source tensor, or -1 */
+};
 
 /* The type each fixed --outtype writes. */
 static const wk_dtype OUTTYPE_DTYPE[] = {[WK_OUTTYPE_F32] = WK_F32, [WK_OUTTYPE_F16] = WK_F16,
@@ -66,56 +71,14 @@ int wk_convert_out_dtype(const wk_conv_tensor *t, wk_dtype src, wk_outtype o, wk
     return 0;
 }
 
-void wk_convert_rows(const void *src, wk_dtype src_type, void *dst, wk_dtype dst_type,
-                     uint64_t r0, uint64_t r1, uint64_t rows, uint64_t cols, uint32_t heads)
+void wk_convert_rows_cols(const wk_conv_tensor *t, uint64_t *rows, uint64_t *cols)
 {
-    size_t in_row = cols * wk_type(src_type)->type_size;
-    size_t out_row = cols * wk_type(dst_type)->type_size;
-    int64_t n = (int64_t)(r1 - r0);
-#pragma omp parallel for schedule(static) if ((uint64_t)n * cols >= (1u << 16))
-    for (int64_t k = 0; k < n; k++) {
-        uint64_t r = r0 + (uint64_t)k;
-        uint64_t from = heads ? wk_qk_unpermute_src(r, rows, heads) : r;
-        wk_cpu_convert((const uint8_t *)src + from * in_row, src_type,
-                       (uint8_t *)dst + (uint64_t)k * out_row, dst_type, (int64_t)cols);
-    }
-}
-
-/* Streams one checkpoint tensor through the row conversion into the writer. */
-static int stream_tensor(wk_gguf_writer *w, const wk_conv_tensor *t, const wk_view *v,
-                         wk_dtype st, wk_dtype dt, wk_progress *pg, size_t item, wk_err *e)
-{
-    uint64_t rows = t->shape[0], cols = t->n_dims == 2 ? t->shape[1] : 1;
+    *rows = t->shape[0];
+    *cols = t->n_dims == 2 ? t->shape[1] : 1;
     if (t->n_dims == 1 && !t->unpermute_heads) { /* one row */
-        cols = rows;
-        rows = 1;
+        *cols = *rows;
+        *rows = 1;
     }
-    uint32_t heads = t->unpermute_heads;
-    if (heads && wk_qk_check(t->hf_name, rows, heads, e))
-        return -1;
-    size_t in_row = cols * wk_type(st)->type_size, out_row = cols * wk_type(dt)->type_size;
-    uint64_t step = out_row >= WK_CONV_CHUNK ? 1 : WK_CONV_CHUNK / out_row;
-    if (heads) { /* whole heads, so a chunk reads exactly its own source rows */
-        uint64_t head = rows / heads;
-        step = step < head ? head : step - step % head;
-    }
-    if (step > rows)
-        step = rows;
-    uint8_t *buf = malloc(step * out_row);
-    if (!buf)
-        return wk_fail(e, "tensor '%s': out of memory for a %llu-byte chunk", t->hf_name,
-                       (unsigned long long)(step * out_row));
-    int rc = 0;
-    for (uint64_t r0 = 0; r0 < rows && rc == 0; r0 += step) {
-        uint64_t r1 = rows - r0 < step ? rows : r0 + step;
-        wk_convert_rows(v->data, st, buf, dt, r0, r1, rows, cols, heads);
-        rc = wk_gguf_write_tensor_part(w, buf, (r1 - r0) * out_row, e);
-        wk_view_drop_range(v, r0 * in_row, (r1 - r0) * in_row);
-        if (pg)
-            wk_progress_step(pg, item, t->gguf_name, (r1 - r0) * out_row);
-    }
-    free(buf);
-    return rc;
 }
 
 /* Pairs every checkpoint tensor with the plan: src_of[j] is the source index of plan
@@ -156,11 +119,6 @@ static int match_tensors(const wk_arch *a, const wk_source *s, const wk_conv_pla
     return 0;
 }
 
-static bool written(const wk_conv_plan *p, const long *src_of, size_t j)
-{
-    return p->t[j].values || (src_of[j] >= 0 && !p->t[j].drop);
-}
-
 static int model_name(const wk_hf_config *c, const char *dir, char *out, size_t len, wk_err *e)
 {
     const char *n;
@@ -176,87 +134,6 @@ static int model_name(const wk_hf_config *c, const char *dir, char *out, size_t 
         snprintf(real, sizeof real, "%s", dir);
     snprintf(out, len, "%s", basename(real));
     return 0;
-}
-
-/* Everything after the plan is matched: the writer's keys, tensor infos and data. */
-static int write_gguf(const char *dir, const char *out_path, const wk_convert_opts *o,
-                      const wk_hf_config *cfg, const wk_arch *a, const void *hp,
-                      wk_source *s, const wk_conv_plan *p, const long *src_of,
-                      wk_dtype *dtypes, wk_err *e)
-{
-    int ftype = -1;
-    uint64_t total = 0, n_items = 0, embd_rows = 0;
-    for (size_t j = 0; j < p->n; j++) {
-        if (!written(p, src_of, j))
-            continue;
-        dtypes[j] = WK_F32;
-        if (src_of[j] >= 0 && wk_convert_out_dtype(&p->t[j], s->tensors[src_of[j]].dtype,
-                                                   o->outtype, &dtypes[j], e))
-            return -1;
-        if (ftype < 0 && p->t[j].n_dims == 2)
-            ftype = (int)wk_ftype_of_type(dtypes[j])->id;
-        if (p->t[j].role == WK_ROLE_TOKEN_EMBD)
-            embd_rows = p->t[j].shape[0];
-        uint64_t n, bytes;
-        if (wk_mul_u64(p->t[j].shape[0], p->t[j].n_dims == 2 ? p->t[j].shape[1] : 1, &n) ||
-            wk_mul_u64(n, wk_type(dtypes[j])->type_size, &bytes) ||
-            wk_add_u64(total, bytes, &total))
-            return wk_fail(e, "tensor '%s': size overflows 64 bits", p->t[j].gguf_name);
-        n_items++;
-    }
-    char name[256];
-    if (model_name(cfg, dir, name, sizeof name, e))
-        return -1;
-    wk_gguf_writer *w;
-    if (wk_gguf_writer_open(out_path, &w, e))
-        return -1;
-    wk_tokenizer_info info = {0};
-    int rc = wk_gguf_set_str(w, "general.architecture", a->name, e) ||
-             wk_gguf_set_str(w, "general.type", "model", e) ||
-             wk_gguf_set_str(w, "general.name", name, e) || a->write_kv(hp, w, e) ||
-             wk_gguf_set_u32(w, "general.file_type", (uint32_t)(ftype < 0 ? 0 : ftype), e) ||
-             wk_tokenizer_import(dir, cfg, w, &info, e) ||
-             wk_gguf_set_provenance(w, "wk-convert", (const char *const *)s->files, s->n_files, e);
-    if (rc == 0 && info.n_tokens != embd_rows)
-        rc = wk_fail(e, "%s: the tokenizer has %llu tokens but the embedding has %llu rows", dir,
-                     (unsigned long long)info.n_tokens, (unsigned long long)embd_rows);
-    if (rc == 0 && o->tokenizer)
-        *o->tokenizer = info;
-    else
-        wk_warnings_free(&info.warnings);
-    for (size_t j = 0; j < p->n && rc == 0; j++) {
-        const wk_conv_tensor *t = &p->t[j];
-        if (written(p, src_of, j))
-            rc = wk_gguf_add_tensor(w, t->gguf_name, dtypes[j], t->n_dims, t->shape, NULL, e);
-    }
-    if (o->progress)
-        wk_progress_begin(o->progress, n_items, total);
-    uint64_t item = 0;
-    for (size_t j = 0; j < p->n && rc == 0; j++) {
-        const wk_conv_tensor *t = &p->t[j];
-        if (!written(p, src_of, j))
-            continue;
-        if (t->values) {
-            rc = wk_gguf_write_tensor(w, t->values, t->shape[0] * sizeof(float), e);
-            if (o->progress)
-                wk_progress_step(o->progress, item, t->gguf_name, t->shape[0] * sizeof(float));
-        } else {
-            wk_view v;
-            if ((rc = wk_source_read(s, (size_t)src_of[j], &v, e)) != 0)
-                break;
-            rc = stream_tensor(w, t, &v, s->tensors[src_of[j]].dtype, dtypes[j], o->progress,
-                               item, e);
-            wk_view_release(&v);
-        }
-        item++;
-    }
-    if (o->progress)
-        wk_progress_end(o->progress);
-    if (rc) {
-        wk_gguf_writer_abort(w);
-        return -1;
-    }
-    return wk_gguf_writer_finish(w, e);
 }
 
 /* Refuses an output that is one of the model's own files (a weight file anywhere the index
@@ -321,48 +198,219 @@ static int check_dropped(wk_source *s, const wk_conv_plan *p, const long *src_of
     return 0;
 }
 
-int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *o, wk_err *e)
+static bool written(const wk_convert_job *j, size_t k)
 {
+    return j->plan.t[k].values || (j->src_of[k] >= 0 && !j->plan.t[k].drop);
+}
+
+/* The type of each written tensor, the file type and the total output size. */
+static int choose_types(const wk_convert_job *j, const wk_convert_opts *o, wk_dtype *dtypes,
+                        uint32_t *ftype, uint64_t *total, uint64_t *n_items, wk_err *e)
+{
+    const wk_conv_plan *p = &j->plan;
+    bool have_ftype = false;
+    *ftype = 0;
+    for (size_t k = 0; k < p->n; k++) {
+        if (!written(j, k))
+            continue;
+        wk_dtype src = j->src_of[k] >= 0 ? j->src->tensors[j->src_of[k]].dtype : WK_F32;
+        dtypes[k] = WK_F32;
+        if (j->src_of[k] >= 0 && wk_convert_out_dtype(&p->t[k], src, o->outtype, &dtypes[k], e))
+            return -1;
+        if (o->types)
+            dtypes[k] = o->types[k];
+        if (!have_ftype && p->t[k].n_dims == 2 && wk_ftype_of_type(dtypes[k])) {
+            *ftype = wk_ftype_of_type(dtypes[k])->id;
+            have_ftype = true;
+        }
+        uint64_t rows, cols, bytes;
+        wk_convert_rows_cols(&p->t[k], &rows, &cols);
+        if (wk_type_nbytes(dtypes[k], cols, &bytes, e) || wk_mul_u64(bytes, rows, &bytes) ||
+            wk_add_u64(*total, bytes, total))
+            return wk_fail_prefix(e, "tensor '%s'", p->t[k].gguf_name);
+        (*n_items)++;
+    }
+    return 0;
+}
+
+static int write_keys(wk_convert_job *j, wk_gguf_writer *w, const wk_convert_opts *o,
+                      uint32_t ftype, wk_err *e)
+{
+    char name[256];
+    uint64_t embd_rows = 0;
+    for (size_t k = 0; k < j->plan.n; k++)
+        if (j->plan.t[k].role == WK_ROLE_TOKEN_EMBD)
+            embd_rows = j->plan.t[k].shape[0];
+    if (model_name(j->cfg, j->dir, name, sizeof name, e))
+        return -1;
+    wk_tokenizer_info info = {0};
+    int rc = wk_gguf_set_str(w, "general.architecture", j->arch->name, e) ||
+             wk_gguf_set_str(w, "general.type", "model", e) ||
+             wk_gguf_set_str(w, "general.name", name, e) || j->arch->write_kv(j->hp, w, e) ||
+             wk_gguf_set_u32(w, "general.file_type", ftype, e) ||
+             wk_tokenizer_import(j->dir, j->cfg, w, &info, e) ||
+             wk_gguf_set_provenance(w, o->tool ? o->tool : "wk-convert",
+                                    (const char *const *)j->src->files, j->src->n_files, e) ||
+             (o->extra_kv && o->extra_kv(o->ctx, w, e));
+    if (rc == 0 && info.n_tokens != embd_rows)
+        rc = wk_fail(e, "%s: the tokenizer has %llu tokens but the embedding has %llu rows",
+                     j->dir, (unsigned long long)info.n_tokens, (unsigned long long)embd_rows);
+    if (rc == 0 && o->tokenizer)
+        *o->tokenizer = info;
+    else
+        wk_warnings_free(&info.warnings);
+    return rc ? -1 : 0;
+}
+
+static int write_tensor(wk_convert_job *j, wk_gguf_writer *w, const wk_convert_opts *o,
+                        size_t k, wk_dtype dtype, uint64_t item, wk_err *e)
+{
+    const wk_conv_tensor *t = &j->plan.t[k];
+    if (t->values) { /* generated F32 (rope_freqs) */
+        if (o->progress)
+            wk_progress_step(o->progress, item, t->gguf_name, t->shape[0] * sizeof(float));
+        return wk_gguf_write_tensor(w, t->values, t->shape[0] * sizeof(float), e);
+    }
+    wk_view v;
+    if (wk_source_read(j->src, (size_t)j->src_of[k], &v, e) != 0)
+        return -1;
+    wk_stream_job job = {.name = t->gguf_name, .src = &v,
+                         .src_type = j->src->tensors[j->src_of[k]].dtype,
+                         .unpermute_heads = t->unpermute_heads, .dst_type = dtype,
+                         .importance = o->importance ? o->importance[k] : NULL,
+                         .stats = o->stats ? &o->stats[k] : NULL};
+    wk_convert_rows_cols(t, &job.rows, &job.cols);
+    int rc = wk_stream_tensor(w, &job, o->progress, item, e);
+    wk_view_release(&v);
+    return rc;
+}
+
+int wk_convert_write(wk_convert_job *j, const char *out_path, const wk_convert_opts *o,
+                     wk_err *e)
+{
+    if (wk_is_dir(out_path))
+        return wk_fail(e, "%s: is a directory (expected the name of the GGUF file to write)",
+                       out_path);
+    if (check_output_is_not_an_input(j->dir, j->src, out_path, e) ||
+        check_dropped(j->src, &j->plan, j->src_of, o, e))
+        return -1;
+    wk_dtype *dtypes = malloc((j->plan.n ? j->plan.n : 1) * sizeof *dtypes);
+    if (!dtypes)
+        return wk_fail(e, "out of memory");
+    uint32_t ftype;
+    uint64_t total = 0, n_items = 0;
+    wk_gguf_writer *w = NULL;
+    int rc = choose_types(j, o, dtypes, &ftype, &total, &n_items, e);
+    if (rc == 0)
+        rc = wk_gguf_writer_open(out_path, &w, e);
+    if (rc == 0)
+        rc = write_keys(j, w, o, ftype, e);
+    for (size_t k = 0; k < j->plan.n && rc == 0; k++)
+        if (written(j, k))
+            rc = wk_gguf_add_tensor(w, j->plan.t[k].gguf_name, dtypes[k], j->plan.t[k].n_dims,
+                                    j->plan.t[k].shape, NULL, e);
+    if (o->progress && rc == 0)
+        wk_progress_begin(o->progress, n_items, total);
+    uint64_t item = 0;
+    for (size_t k = 0; k < j->plan.n && rc == 0; k++)
+        if (written(j, k))
+            rc = write_tensor(j, w, o, k, dtypes[k], item++, e);
+    if (o->progress)
+        wk_progress_end(o->progress);
+    free(dtypes);
+    if (rc) {
+        if (w)
+            wk_gguf_writer_abort(w);
+        return -1;
+    }
+    return wk_gguf_writer_finish(w, e);
+}
+
+int wk_convert_open(const char *dir, const char *state_dict_key, wk_convert_job **out,
+                    wk_err *e)
+{
+    *out = NULL;
     struct stat st;
     if (stat(dir, &st) != 0)
         return wk_fail(e, "%s: cannot open: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return wk_fail(e, "%s: not a directory (expected a Hugging Face model directory)", dir);
+    wk_convert_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->dir = strdup(dir))) {
+        free(j);
+        return wk_fail(e, "out of memory");
+    }
+    int rc = wk_hf_config_load(dir, &j->cfg, e);
+    if (rc == 1)
+        rc = wk_fail(e, "%s: no config.json", dir);
+    wk_open_opts open_opts = {.state_dict_key = state_dict_key};
+    if (rc == 0 && (!(j->arch = wk_arch_find(j->cfg, e)) ||
+                    j->arch->plan(j->cfg, &j->hp, &j->plan, e) ||
+                    wk_source_open(dir, &open_opts, &j->src, e)))
+        rc = -1;
+    if (rc == 0 && !(j->src_of = malloc((j->plan.n ? j->plan.n : 1) * sizeof *j->src_of)))
+        rc = wk_fail(e, "out of memory");
+    if (rc == 0)
+        rc = match_tensors(j->arch, j->src, &j->plan, j->src_of, e);
+    if (rc) {
+        wk_convert_close(j);
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+size_t wk_convert_count(const wk_convert_job *j)
+{
+    return j->plan.n;
+}
+
+const wk_conv_tensor *wk_convert_tensor(const wk_convert_job *j, size_t k, wk_dtype *src_type)
+{
+    if (!written(j, k))
+        return NULL;
+    if (src_type)
+        *src_type = j->src_of[k] >= 0 ? j->src->tensors[j->src_of[k]].dtype : WK_F32;
+    return &j->plan.t[k];
+}
+
+const wk_arch *wk_convert_arch(const wk_convert_job *j)
+{
+    return j->arch;
+}
+
+void wk_convert_shape(const wk_convert_job *j, wk_model_shape *out)
+{
+    j->arch->shape(j->hp, out);
+}
+
+const wk_source *wk_convert_source(const wk_convert_job *j)
+{
+    return j->src;
+}
+
+void wk_convert_close(wk_convert_job *j)
+{
+    if (!j)
+        return;
+    free(j->src_of);
+    wk_source_close(j->src);
+    wk_conv_plan_free(&j->plan);
+    free(j->hp);
+    wk_hf_config_free(j->cfg);
+    free(j->dir);
+    free(j);
+}
+
+int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *o, wk_err *e)
+{
     if (wk_is_dir(out_path))
         return wk_fail(e, "%s: is a directory (expected the name of the GGUF file to write)",
                        out_path);
-    wk_hf_config *cfg;
-    int rc = wk_hf_config_load(dir, &cfg, e);
-    if (rc == 1)
-        return wk_fail(e, "%s: no config.json", dir);
-    if (rc < 0)
+    wk_convert_job *j;
+    if (wk_convert_open(dir, o->state_dict_key, &j, e) != 0)
         return -1;
-    const wk_arch *a = wk_arch_find(cfg, e);
-    void *hp = NULL;
-    wk_conv_plan plan = {0};
-    wk_source *s = NULL;
-    long *src_of = NULL;
-    wk_dtype *dtypes = NULL;
-    wk_open_opts open_opts = {.state_dict_key = o->state_dict_key};
-    rc = -1;
-    if (!a || a->plan(cfg, &hp, &plan, e) || wk_source_open(dir, &open_opts, &s, e))
-        goto done;
-    src_of = malloc(plan.n * sizeof *src_of);
-    dtypes = malloc(plan.n * sizeof *dtypes);
-    if (!src_of || !dtypes) {
-        wk_fail(e, "out of memory");
-        goto done;
-    }
-    if (check_output_is_not_an_input(dir, s, out_path, e) ||
-        match_tensors(a, s, &plan, src_of, e) || check_dropped(s, &plan, src_of, o, e))
-        goto done;
-    rc = write_gguf(dir, out_path, o, cfg, a, hp, s, &plan, src_of, dtypes, e);
-done:
-    free(dtypes);
-    free(src_of);
-    wk_source_close(s);
-    wk_conv_plan_free(&plan);
-    free(hp);
-    wk_hf_config_free(cfg);
+    int rc = wk_convert_write(j, out_path, o, e);
+    wk_convert_close(j);
     return rc;
 }

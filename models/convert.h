@@ -4,9 +4,9 @@
  * hyperparameters, writes its `<arch>.*` keys, and lists every tensor the config implies
  * (models/plan.h): the HF name, the GGUF name, the shape, whether it may be absent, and
  * whether its rows must be un-permuted (q/k of rotate-half checkpoints). The pipeline in
- * convert.c checks the checkpoint against that
- * list (missing, unexpected, mis-shaped tensors are errors), then streams one tensor at a
- * time: rows are converted between F32/F16/BF16 in bounded chunks and appended to the
+ * convert.c checks the checkpoint against that list (missing, unexpected, mis-shaped
+ * tensors are errors), then streams one tensor at a time through models/tensor_stream.h:
+ * rows are converted (or, for wk-quantize, quantized) in bounded chunks and appended to the
  * GGUF, so memory stays flat whatever the model size. */
 #ifndef WK_FORMATS_CONVERT_H
 #define WK_FORMATS_CONVERT_H
@@ -27,6 +27,8 @@ typedef enum wk_outtype { WK_OUTTYPE_F32, WK_OUTTYPE_F16, WK_OUTTYPE_BF16, WK_OU
 /* "f32", "f16", "bf16", "auto" -> *out; -1 when unknown. */
 int wk_outtype_parse(const char *s, wk_outtype *out);
 
+typedef struct wk_stream_stats wk_stream_stats;
+
 typedef struct wk_convert_opts {
     wk_outtype outtype;
     wk_progress *progress;         /* NULL: quiet */
@@ -35,9 +37,34 @@ typedef struct wk_convert_opts {
                                       warnings (for the tool to print and free) */
     wk_warnings *warnings;         /* when not NULL: the conversion's own warnings are
                                       appended to it */
+    /* What wk-quantize adds (all may be NULL/0 for a plain conversion): */
+    const wk_dtype *types;         /* per plan tensor: its GGUF type (instead of outtype) */
+    const float *const *importance; /* per plan tensor: imatrix weights, or NULL */
+    wk_stream_stats *stats;        /* per plan tensor: the error report, filled */
+    const char *tool;              /* weightkit.tool (default "wk-convert") */
+    int (*extra_kv)(void *ctx, wk_gguf_writer *w, wk_err *e); /* more metadata */
+    void *ctx;
 } wk_convert_opts;
 
-/* Converts the model in dir to out_path. On failure nothing is left under out_path. */
+/* A model directory opened for conversion: config read, family found, tensor list planned
+ * and matched against the checkpoint, nothing written yet. */
+typedef struct wk_convert_job wk_convert_job;
+
+int wk_convert_open(const char *dir, const char *state_dict_key, wk_convert_job **out,
+                    wk_err *e);
+/* The plan's tensors; src_type receives the checkpoint's type (F32 for generated tensors).
+ * Returns NULL for a tensor that will not be written (dropped, or absent and optional). */
+size_t wk_convert_count(const wk_convert_job *j);
+const wk_conv_tensor *wk_convert_tensor(const wk_convert_job *j, size_t k, wk_dtype *src_type);
+const wk_arch *wk_convert_arch(const wk_convert_job *j);
+void wk_convert_shape(const wk_convert_job *j, wk_model_shape *out);
+const wk_source *wk_convert_source(const wk_convert_job *j);
+/* Writes the GGUF. On failure nothing is left under out_path. */
+int wk_convert_write(wk_convert_job *j, const char *out_path, const wk_convert_opts *o,
+                     wk_err *e);
+void wk_convert_close(wk_convert_job *j);
+
+/* open + write + close. */
 int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *o, wk_err *e);
 
 /* The GGUF type tensor t gets: 1-D tensors stay F32, others follow outtype (auto keeps the
@@ -45,11 +72,8 @@ int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *
 int wk_convert_out_dtype(const wk_conv_tensor *t, wk_dtype src, wk_outtype o, wk_dtype *out,
                          wk_err *e);
 
-/* Converts rows [r0, r1) of the GGUF tensor (rows x cols) into dst (dst_type, packed
- * rows): each row is read from src (src_type, the checkpoint layout), from the row that
- * wk_qk_unpermute_src names when heads > 0, else from the same row. Parallel over rows.
- * Types are F32, F16 or BF16. */
-void wk_convert_rows(const void *src, wk_dtype src_type, void *dst, wk_dtype dst_type,
-                     uint64_t r0, uint64_t r1, uint64_t rows, uint64_t cols, uint32_t heads);
+/* A plan tensor as the rows x cols the stream converts (a 1-D tensor is one row, except
+ * q/k biases, whose single values per row are un-permuted like the weight rows). */
+void wk_convert_rows_cols(const wk_conv_tensor *t, uint64_t *rows, uint64_t *cols);
 
 #endif

@@ -192,6 +192,12 @@ static bool llama_ignored(const char *name)
     return n >= k && strcmp(name + n - k, suffix) == 0;
 }
 
+static void llama_shape(const void *hpv, wk_model_shape *out)
+{
+    const wk_llama_hparams *hp = hpv;
+    *out = (wk_model_shape){hp->n_layer, hp->n_head, hp->n_head_kv};
+}
+
 static const char *const llama_hf_archs[] = {"LlamaForCausalLM", "MistralForCausalLM", NULL};
 
 const wk_arch wk_arch_llama = {
@@ -215,4 +221,5 @@ const wk_arch wk_arch_llama = {
     .plan = llama_plan,
     .write_kv = llama_write_kv,
     .ignored = llama_ignored,
+    .shape = llama_shape,
 };

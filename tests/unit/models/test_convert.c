@@ -1,4 +1,4 @@
-/* wk-convert's pipeline pieces (models/convert.c): the row converter against the scalar
+/* wk-convert's pipeline pieces: the row stream (models/tensor_stream.c) against the scalar
  * reference conversions and the permutation formula, and the --outtype rules. */
 #include <criterion/criterion.h>
 
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "models/convert.h"
+#include "models/tensor_stream.h"
 #include "quant/half.h"
 #include "tests/unit/models/permute_formula.h"
 
@@ -64,9 +65,13 @@ Test(convert, rows_convert_and_permute_like_the_reference)
                 memset(dst, 0xab, rows * cols * 4);
                 /* in two uneven pieces, as the streaming code does */
                 size_t out_row = cols * wk_type(types[b])->type_size;
-                wk_convert_rows(src, types[a], dst, types[b], 0, 18, rows, cols, h);
-                wk_convert_rows(src, types[a], (uint8_t *)dst + 18 * out_row, types[b], 18,
-                                rows, rows, cols, h);
+                wk_view view = {.data = src, .size = rows * cols * 4};
+                wk_stream_job job = {.name = "t", .src = &view, .src_type = types[a], .rows = rows,
+                                     .cols = cols, .unpermute_heads = h, .dst_type = types[b]};
+                wk_err e;
+                cr_assert_eq(wk_stream_rows(&job, 0, 18, dst, &e), 0, "%s", e.msg);
+                cr_assert_eq(wk_stream_rows(&job, 18, rows, (uint8_t *)dst + 18 * out_row, &e),
+                             0, "%s", e.msg);
                 for (uint64_t r = 0; r < rows; r++) {
                     uint64_t from = h ? cv_numpy_src(r, rows, h) : r;
                     for (uint64_t c = 0; c < cols; c++) {
