@@ -132,11 +132,33 @@ def test_key_on_a_model_that_is_not_pytorch_is_refused(tiny, tmp_path):
     (["wk-convert", "--outtype"], "option '--outtype' needs a value"),
     (["wk-convert", "x", "-o"], "option '-o' needs a value"),
     (["wk-convert", "", "-o", "x.gguf"], "the model directory path is empty"),
+    (["wk-inspect", "--json=yes", "x"], "option '--json' takes no value"),
+    (["wk-inspect", "--threads", "0", "x"], "--threads wants a number from 1 to 1024, not '0'"),
+    (["wk-inspect", "--bins", "1001", "--hist", "w", "x"],
+     "--bins wants a number from 1 to 1000, not '1001'"),
+    (["wk-inspect", "a", "b"], "expected 1 MODEL, got 2"),
+    (["wk-convert", "-o", "x.gguf"], "no MODEL_DIR given"),
+    (["wk-convert", "--outtype", "q4", "x", "-o", "y"], "unknown --outtype 'q4'"),
 ])
 def test_command_line_mistakes_are_usage_errors(args, expect):
     p = run([tool(args[0]), *args[1:]], check=2)
     assert expect in p.stderr and "--help" in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 2, p.stderr
+
+
+@pytest.mark.parametrize("name", ["wk-inspect", "wk-convert"])
+def test_help_lists_every_option_within_80_columns(name):
+    text = run([tool(name), "--help"], check=0).stdout
+    assert text.startswith(f"Usage: {name} "), text
+    assert run([tool(name), "-h"], check=0).stdout == text
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    options = {"wk-inspect": ["--stats", "--hist NAME", "--bins N", "--filter GLOB", "--json",
+                              "--threads N", "--key KEY"],
+               "wk-convert": ["-o, --output FILE", "--outtype T", "--key KEY", "-q, --quiet"]}
+    for opt in options[name] + ["-h, --help", "-V, --version"]:
+        assert f"  {opt}  " in text, (opt, text)
+    assert "\nOptions:\n" in text and "\nExit status: 0 " in text, text
+    assert run([tool(name), "-V"], check=0).stdout.startswith(f"{name} (weightkit) ")
 
 
 def test_safetensors_whose_header_length_looks_like_a_pickle(tmp_path):

@@ -39,9 +39,12 @@
 #define GEN_CHUNK (64u * GEN_BLOCK) /* elements generated per write */
 #define GEN_STD 0.02f
 
+/* gen-llama parses its own options; its option list is kept as written (lines that start
+ * with a space are not rewrapped) */
 static const wk_tool gen_tool = {
-    "gen-llama",
-    "Usage: gen-llama [OPTIONS] -o DIR\n"
+    .name = "gen-llama",
+    .synopsis = "[OPTIONS] -o DIR",
+    .about =
     "Writes a random Hugging Face Llama model (config.json, safetensors, tokenizer.model).\n"
     "\n"
     "  --preset NAME       tiny (default: 256 hidden, 4 layers, vocab 1024) or\n"
