@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/cli.h"
+#include "common/fileio.h"
 #include "common/progress.h"
 #include "models/convert.h"
 
@@ -12,6 +13,20 @@ static int parse_outtype(void *target, const char *value, wk_err *e)
     if (wk_outtype_parse(value, target) != 0)
         return wk_fail(e, "unknown --outtype '%s' (f32, f16, bf16, auto)", value);
     return 0;
+}
+
+/* Temp files of killed runs (SIGKILL, a power cut) that would otherwise stay unnoticed;
+ * they are the user's to remove. When the output cannot be checked, conversion says why. */
+static void warn_leftovers(const wk_tool *tool, const char *out)
+{
+    wk_leftover *l;
+    size_t n;
+    if (wk_out_leftovers(out, &l, &n, NULL) != 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        wk_cli_warn(tool, "left over from an interrupted run: %s (%.1f MB); remove it",
+                    l[i].path, (double)l[i].size / 1e6);
+    wk_leftovers_free(l, n);
 }
 
 int main(int argc, char **argv)
@@ -52,6 +67,7 @@ int main(int argc, char **argv)
         return wk_cli_usage_error(&tool, "the model directory path is empty");
     if (!out || !out[0])
         return wk_cli_usage_error(&tool, "missing -o OUT.gguf");
+    warn_leftovers(&tool, out);
     wk_progress pg;
     wk_progress_init(&pg, "wk-convert", quiet);
     wk_tokenizer_info tok;
