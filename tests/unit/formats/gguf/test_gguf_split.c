@@ -63,6 +63,17 @@ static char *sp_file(const char *dir, const char *base, uint32_t no, uint32_t co
     return f;
 }
 
+/* File k of count of the set written as dir/m.gguf, parsed. */
+static wk_gguf *sp_open(const char *dir, uint32_t k, uint32_t count)
+{
+    wk_err e;
+    wk_gguf *g;
+    char *f = sp_file(dir, "m.gguf", k, count);
+    OK(wk_gguf_open(f, &g, &e));
+    free(f);
+    return g;
+}
+
 static uint64_t sp_u(const wk_gguf *g, const char *key, uint32_t want_type)
 {
     const wk_gguf_kv *kv = wk_gguf_find(g, key);
@@ -96,9 +107,8 @@ Test(gguf_split, writes_a_set_and_reads_it_from_any_file)
     cr_assert_eq(gt_count_files(dir), 4, "four files, no temp files, no plain m.gguf");
     static const uint64_t per_file[] = {2, 1, 1, 1};
     for (uint32_t k = 0; k < 4; k++) {
-        char *f = sp_file(dir, "m.gguf", k, 4);
-        wk_gguf *g;
-        OK(wk_gguf_open(f, &g, &e));
+        wk_gguf *g = sp_open(dir, k, 4);
+        const char *f = g->path;
         cr_assert_eq(g->n_tensors, per_file[k], "%s", f);
         cr_assert_eq(sp_u(g, "split.no", WK_GGUF_U16), k);
         cr_assert_eq(sp_u(g, "split.count", WK_GGUF_U16), 4);
@@ -110,7 +120,6 @@ Test(gguf_split, writes_a_set_and_reads_it_from_any_file)
         cr_assert_eq(g->n_kv, k == 0 ? 2 + 3 + 1 : 3 + 1, "%s", f);
         cr_assert_eq(g->tensors[0].offset, 0, "each file's data starts at its own 0");
         wk_gguf_close(g);
-        free(f);
     }
     /* any file opens the whole set, in order */
     for (uint32_t k = 0; k < 4; k++) {
@@ -169,35 +178,27 @@ Test(gguf_split, a_set_that_fits_in_one_file_is_a_plain_file)
 
 Test(gguf_split, one_tensor_larger_than_the_limit_gets_its_own_file)
 {
-    wk_err e;
     char *dir = gt_tmpdir(), *path = gt_path(dir, "m.gguf");
     static const sp_tensor big_first[] = {{"d", 40}, {"a", 8}, {"b", 8}};
     cr_assert_eq(sp_write(path, big_first, 3, 64, 0, 0), 2, "never an empty first file");
-    char *f = sp_file(dir, "m.gguf", 1, 2);
-    wk_gguf *g;
-    OK(wk_gguf_open(f, &g, &e));
+    wk_gguf *g = sp_open(dir, 1, 2);
     cr_assert_eq(g->n_tensors, 2);
     wk_gguf_close(g);
-    free(f);
     free(path);
     gt_rmdir(dir);
 }
 
 Test(gguf_split, alignment_travels_to_every_file)
 {
-    wk_err e;
     char *dir = gt_tmpdir(), *path = gt_path(dir, "m.gguf");
     /* padded to 64: a, b, c take 64 bytes each */
     cr_assert_eq(sp_write(path, sp_five, 5, 128, 64, 0), 4);
     for (uint32_t k = 0; k < 4; k++) {
-        char *f = sp_file(dir, "m.gguf", k, 4);
-        wk_gguf *g;
-        OK(wk_gguf_open(f, &g, &e));
-        cr_assert_eq(g->alignment, 64, "%s", f);
+        wk_gguf *g = sp_open(dir, k, 4);
+        cr_assert_eq(g->alignment, 64, "%s", g->path);
         cr_assert_eq(g->data_offset % 64, 0);
         cr_assert_eq(sp_u(g, "general.alignment", WK_GGUF_U32), 64);
         wk_gguf_close(g);
-        free(f);
     }
     free(path);
     gt_rmdir(dir);
