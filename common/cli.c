@@ -1,16 +1,23 @@
-/* Shared command-line conventions for the wk-* tools. */
+/* Shared command-line conventions for the wk-* tools: the printing half (the option table
+ * itself is parsed and rendered in common/options.c). */
 #include "common/cli.h"
 
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/version.h"
 
 int wk_cli_help(const wk_tool *t)
 {
-    fputs(t->usage, stdout);
+    char *text = wk_cli_help_text(t);
+    if (!text) {
+        fprintf(stderr, "%s: error: out of memory\n", t->name);
+        return WK_EXIT_BAD_INPUT;
+    }
+    fputs(text, stdout);
+    free(text);
     return WK_EXIT_OK;
 }
 
@@ -29,18 +36,6 @@ int wk_cli_usage_error(const wk_tool *t, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry '%s --help' for more information.\n", t->name);
     return WK_EXIT_USAGE;
-}
-
-int wk_cli_option_error(const wk_tool *t, int getopt_ret, char *const *argv, int optind_now)
-{
-    /* a long option is the whole argument; a short one may sit in a cluster ("-qZ"), so it
-     * is named by the character getopt stopped at */
-    const char *arg = optind_now > 0 ? argv[optind_now - 1] : "";
-    char shortopt[3] = {'-', (char)optopt, '\0'};
-    const char *opt = strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128 ? shortopt : arg;
-    if (getopt_ret == ':')
-        return wk_cli_usage_error(t, "option '%s' needs a value", opt);
-    return wk_cli_usage_error(t, "unknown or ambiguous option '%s'", opt);
 }
 
 int wk_cli_error(const wk_tool *t, const wk_err *e)
@@ -70,4 +65,15 @@ void wk_cli_warnings(const wk_tool *t, const wk_warnings *w)
         }
     if (w->lost)
         wk_cli_warn(t, "%zu more warning(s) could not be stored: out of memory", w->lost);
+}
+
+int wk_cli_parse(const wk_tool *t, int argc, char **argv, char ***args, int *n_args)
+{
+    wk_err e;
+    switch (wk_cli_parse_quiet(t, argc, argv, args, n_args, &e)) {
+    case 0: return WK_CLI_CONTINUE;
+    case 1: return wk_cli_help(t);
+    case 2: return wk_cli_version(t);
+    default: return wk_cli_usage_error(t, "%s", e.msg);
+    }
 }

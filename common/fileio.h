@@ -4,7 +4,9 @@
  * map.size before touching map.data. Output goes through wk_outfile, which writes to a
  * temporary file beside the final name with a large buffer and renames it into place only
  * on wk_out_commit, so a failed or interrupted run never leaves a partial file under the
- * final name. */
+ * final name. A run killed with SIGKILL (or a power cut) does leave its temporary file;
+ * the next run writing the same output finds it (wk_out_leftovers) so the tool can say so.
+ * Nothing here ever deletes a file it did not create. */
 #ifndef WK_COMMON_FILEIO_H
 #define WK_COMMON_FILEIO_H
 
@@ -29,6 +31,14 @@ void wk_map_close(wk_map *m);
  * consumers use it to keep resident memory flat whatever the file size. */
 void wk_map_drop(const void *p, uint64_t n);
 
+/* A temporary file that a killed run left beside an output: named like the ones
+ * wk_out_open creates for that output ("<name>.tmp.XXXXXX"), a regular file, and held by
+ * no running wk_out_open (each holds a lock on its temp file until it is closed). */
+typedef struct wk_leftover {
+    char *path;
+    uint64_t size;
+} wk_leftover;
+
 typedef struct wk_outfile {
     int fd;
     char *final_path;
@@ -36,18 +46,40 @@ typedef struct wk_outfile {
     uint8_t *buf;
     size_t buf_len;
     uint64_t pos; /* logical position: bytes written so far */
+    wk_leftover *leftovers; /* found by wk_out_open, for the caller to warn about; freed with */
+    size_t n_leftovers;     /* the outfile (copy what must outlive it) */
 } wk_outfile;
 
+/* At most this many temporary files exist at once (open, or closed and waiting for their
+ * rename) in one process: the signal handler's fixed list. */
+#define WK_OUT_MAX_PENDING 4096
+
+/* Creates a temporary file beside path (through a symbolic link at path, beside its
+ * target) as open(2) with mode 0666 would: the umask and a default ACL apply, and when path
+ * names an existing file its permission bits are kept. An existing path that is not a
+ * regular file is refused. Lists leftovers of earlier runs in o->leftovers (best effort:
+ * a directory that cannot be listed lists none). */
 int wk_out_open(wk_outfile *o, const char *path, wk_err *e);
 int wk_out_write(wk_outfile *o, const void *p, size_t n, wk_err *e);
 /* Writes n zero bytes. */
 int wk_out_zeros(wk_outfile *o, size_t n, wk_err *e);
 /* Overwrites bytes already written (flushes the buffer first); pos is unchanged. */
 int wk_out_pwrite(wk_outfile *o, const void *p, size_t n, uint64_t off, wk_err *e);
+/* Flushes and closes the temporary file and frees the buffer, leaving the file to a later
+ * wk_out_commit or wk_out_abort (a writer of several files closes each as it is done and
+ * renames them all at the end). Nothing may be written after it. */
+int wk_out_close(wk_outfile *o, wk_err *e);
 /* Flushes, closes and renames the temporary file to the final name. */
 int wk_out_commit(wk_outfile *o, wk_err *e);
 /* Closes and removes the temporary file; safe to call after a failed commit or twice. */
 void wk_out_abort(wk_outfile *o);
+
+/* The leftovers of interrupted runs beside the output path (through a symbolic link,
+ * beside its target; see wk_leftover), sorted by name; temp files of this process's
+ * outputs are not listed. Fails as wk_out_open would for a path that is not a regular file,
+ * or when the directory cannot be listed. */
+int wk_out_leftovers(const char *path, wk_leftover **out, size_t *n, wk_err *e);
+void wk_leftovers_free(wk_leftover *l, size_t n);
 
 /* Reads a whole (small) file into a NUL-terminated heap buffer, refusing files over
  * max_size. */

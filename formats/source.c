@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -293,7 +294,7 @@ int wk_source_open(const char *path, const wk_open_opts *opts, wk_source **out, 
     return 0;
 }
 
-/* Chooses the reader: a directory; GGUF magic; the names of the sharded-index files; a u64
+/* Chooses the reader: a directory; a missing NAME.gguf that names a split set; GGUF magic; the names of the sharded-index files; a u64
  * length followed by '{' (safetensors); a zip or pickle from torch.save; then the file's
  * extension, so a misnamed file still opens and a damaged one gets its own format's
  * message. */
@@ -302,6 +303,16 @@ static int open_any(const char *path, const wk_open_opts *opts, wk_source **out,
     *out = NULL;
     if (wk_is_dir(path))
         return open_model_dir(path, opts, out, e);
+    struct stat st;
+    if (lstat(path, &st) != 0 && errno == ENOENT) {
+        /* NAME.gguf written as a split set: NAME-00001-of-0000N.gguf ... */
+        char *first = wk_gguf_find_split_set(path);
+        if (first) {
+            int rc = wk_gguf_open_source(first, out, e);
+            free(first);
+            return rc;
+        }
+    }
     unsigned char magic[9] = {0};
     size_t got = 0;
     if (sniff(path, magic, sizeof magic, &got, e) != 0)

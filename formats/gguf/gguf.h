@@ -10,7 +10,13 @@
  * write, then tensor data one tensor at a time, padded to the alignment, into a temp file
  * that is renamed into place by wk_gguf_writer_finish. Our extras (docs/gguf.md):
  * weightkit.tensor_xxh64 (u64 array, one xxh64 of each tensor's stored bytes, in tensor
- * order; reserved in the header and patched at finish) and provenance keys. */
+ * order; reserved in the header and patched at finish) and provenance keys.
+ *
+ * Split sets (llama.cpp's gguf-split layout): NAME-00001-of-0000N.gguf ... each a whole
+ * GGUF holding its own tensors, with split.no (u16, from 0), split.count (u16) and
+ * split.tensors.count (i32, the whole set's); the first file holds all the metadata. The
+ * writer cuts a set when asked (wk_gguf_writer_opts.max_shard_bytes); the source opens a
+ * set from any of its files, as one model. */
 #ifndef WK_FORMATS_GGUF_H
 #define WK_FORMATS_GGUF_H
 
@@ -39,6 +45,10 @@ enum wk_gguf_vtype {
 };
 
 #define WK_GGUF_DEFAULT_ALIGNMENT 32
+#define WK_GGUF_SPLIT_NO "split.no"
+#define WK_GGUF_SPLIT_COUNT "split.count"
+#define WK_GGUF_SPLIT_TENSORS "split.tensors.count"
+#define WK_GGUF_MAX_SPLIT 4096 /* files in a set we write or read */
 #define WK_GGUF_MAX_NAME 64 /* ggml's GGML_MAX_NAME includes the NUL: names up to 63 bytes */
 
 typedef struct wk_gguf_str {
@@ -114,8 +124,27 @@ unsigned wk_gguf_prim_size(uint32_t vtype);
  * valid UTF-8 become \xNN, and "..." ends a cut. Returns buf. */
 const char *wk_gguf_str_show(wk_gguf_str s, char *buf, size_t len);
 
-/* A GGUF as a tensor source (format "gguf"); the wk_gguf stays reachable as s->gguf. */
+/* A GGUF as a tensor source (format "gguf"); the wk_gguf stays reachable as s->gguf. A
+ * file of a split set (split.count > 1) opens the whole set from whichever file is named:
+ * s->files lists them in order, each tensor's file_index says where it is, and s->gguf
+ * is the first file (all the metadata). Every file must be there, named as
+ * wk_gguf_split_path names it, agree on split.count and split.tensors.count, carry its
+ * own split.no, and the set must hold each tensor once. */
 int wk_gguf_open_source(const char *path, wk_source **out, wk_err *e);
+/* The parsed file i of a GGUF source (i < s->n_files), e.g. to verify every file's
+ * checksums; NULL for another format or i out of range. */
+const wk_gguf *wk_gguf_source_file(const wk_source *s, size_t i);
+
+/* File no (from 0) of a set of count: path without a ".gguf" ending, then
+ * "-%05u-of-%05u.gguf" (llama.cpp's llama_split_path). A new heap string, or NULL. */
+char *wk_gguf_split_path(const char *path, uint32_t no, uint32_t count);
+/* The PREFIX of a path named as file no of count (llama_split_prefix), as a new heap
+ * string; NULL when the name does not end in that file's "-%05u-of-%05u.gguf". */
+char *wk_gguf_split_prefix(const char *path, uint32_t no, uint32_t count);
+/* For a path that does not exist: the first file of a split set written for that name
+ * (NAME.gguf -> NAME-00001-of-NNNNN.gguf) when exactly one such set is there, as a new
+ * heap string; NULL otherwise. */
+char *wk_gguf_find_split_set(const char *path);
 
 /* Checks weightkit.tensor_xxh64 (xxh64, seed 0, of each tensor's stored bytes) against the
  * data: 0 when every tensor matches, 1 when the file has no checksums, -1 naming the first
@@ -125,10 +154,31 @@ int wk_gguf_verify_checksums(const wk_gguf *g, wk_err *e);
 /* ---- writer ---- */
 typedef struct wk_gguf_writer wk_gguf_writer;
 
-int wk_gguf_writer_open(const char *path, wk_gguf_writer **out, wk_err *e);
+/* Told of each temp file that an interrupted run left beside a file being opened
+ * (common/fileio.h wk_leftover), for the tool to mention; the writer never removes it. */
+typedef void (*wk_gguf_leftover_fn)(void *ctx, const char *path, uint64_t size);
 
-/* Metadata setters. Keys must be unique and non-empty; a repeated key replaces the value.
- * Values are copied. */
+typedef struct wk_gguf_writer_opts {
+    /* 0: one file. Otherwise at most this many bytes of tensor data (alignment padding
+     * included, metadata not) per file of a split set named by wk_gguf_split_path; a
+     * tensor larger than it gets a file of its own. When everything fits in one file,
+     * the plain name is written, without split keys (as llama.cpp's converter does). */
+    uint64_t max_shard_bytes;
+    wk_gguf_leftover_fn on_leftover; /* NULL: not told */
+    void *leftover_ctx;
+} wk_gguf_writer_opts;
+
+int wk_gguf_writer_open(const char *path, wk_gguf_writer **out, wk_err *e);
+/* opts may be NULL (one file). A single file is created at once (an unwritable output
+ * fails here); a split set's files are created when the first tensor is written. */
+int wk_gguf_writer_open_opts(const char *path, const wk_gguf_writer_opts *opts,
+                             wk_gguf_writer **out, wk_err *e);
+/* How many files the writer is writing: 0 until the first tensor write fixes the layout. */
+uint32_t wk_gguf_writer_n_files(const wk_gguf_writer *w);
+
+/* Metadata setters. Keys must be non-empty; a repeated key replaces the value. Values are
+ * copied. weightkit.tensor_xxh64 and the split.* keys belong to the writer and are
+ * refused. */
 int wk_gguf_set_u32(wk_gguf_writer *w, const char *key, uint32_t v, wk_err *e);
 int wk_gguf_set_i32(wk_gguf_writer *w, const char *key, int32_t v, wk_err *e);
 int wk_gguf_set_u64(wk_gguf_writer *w, const char *key, uint64_t v, wk_err *e);
@@ -141,6 +191,9 @@ int wk_gguf_set_arr_str(wk_gguf_writer *w, const char *key, const char *const *v
  * n little-endian elements of that type. */
 int wk_gguf_set_arr(wk_gguf_writer *w, const char *key, uint32_t elem_type, const void *data,
                     uint64_t n, wk_err *e);
+/* Copies a value read from a GGUF (any type, nested arrays included), e.g. to carry a
+ * source file's metadata over. */
+int wk_gguf_set_value(wk_gguf_writer *w, const char *key, const wk_gguf_value *v, wk_err *e);
 /* Sets general.alignment too (power of two). */
 int wk_gguf_set_alignment(wk_gguf_writer *w, uint32_t alignment, wk_err *e);
 
@@ -155,8 +208,8 @@ int wk_gguf_add_tensor(wk_gguf_writer *w, const char *name, wk_dtype type, uint3
 int wk_gguf_write_tensor(wk_gguf_writer *w, const void *data, uint64_t size, wk_err *e);
 int wk_gguf_write_tensor_part(wk_gguf_writer *w, const void *data, uint64_t size, wk_err *e);
 
-/* Checks every declared tensor was written, patches checksums, renames into place. Frees w
- * whether it succeeds or not. */
+/* Checks every declared tensor was written, patches checksums, renames into place (all
+ * files of a set, or none). Frees w whether it succeeds or not. */
 int wk_gguf_writer_finish(wk_gguf_writer *w, wk_err *e);
 /* Removes the temp file and frees w. */
 void wk_gguf_writer_abort(wk_gguf_writer *w);

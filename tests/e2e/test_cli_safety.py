@@ -132,11 +132,33 @@ def test_key_on_a_model_that_is_not_pytorch_is_refused(tiny, tmp_path):
     (["wk-convert", "--outtype"], "option '--outtype' needs a value"),
     (["wk-convert", "x", "-o"], "option '-o' needs a value"),
     (["wk-convert", "", "-o", "x.gguf"], "the model directory path is empty"),
+    (["wk-inspect", "--json=yes", "x"], "option '--json' takes no value"),
+    (["wk-inspect", "--threads", "0", "x"], "--threads wants a number from 1 to 1024, not '0'"),
+    (["wk-inspect", "--bins", "1001", "--hist", "w", "x"],
+     "--bins wants a number from 1 to 1000, not '1001'"),
+    (["wk-inspect", "a", "b"], "expected 1 MODEL, got 2"),
+    (["wk-convert", "-o", "x.gguf"], "no MODEL_DIR given"),
+    (["wk-convert", "--outtype", "q4", "x", "-o", "y"], "unknown --outtype 'q4'"),
 ])
 def test_command_line_mistakes_are_usage_errors(args, expect):
     p = run([tool(args[0]), *args[1:]], check=2)
     assert expect in p.stderr and "--help" in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 2, p.stderr
+
+
+@pytest.mark.parametrize("name", ["wk-inspect", "wk-convert"])
+def test_help_lists_every_option_within_80_columns(name):
+    text = run([tool(name), "--help"], check=0).stdout
+    assert text.startswith(f"Usage: {name} "), text
+    assert run([tool(name), "-h"], check=0).stdout == text
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    options = {"wk-inspect": ["--stats", "--hist NAME", "--bins N", "--filter GLOB", "--json",
+                              "--threads N", "--key KEY"],
+               "wk-convert": ["-o, --output FILE", "--outtype T", "--key KEY", "-q, --quiet"]}
+    for opt in options[name] + ["-h, --help", "-V, --version"]:
+        assert f"  {opt}  " in text, (opt, text)
+    assert "\nOptions:\n" in text and "\nExit status: 0 " in text, text
+    assert run([tool(name), "-V"], check=0).stdout.startswith(f"{name} (weightkit) ")
 
 
 def test_safetensors_whose_header_length_looks_like_a_pickle(tmp_path):
@@ -178,3 +200,81 @@ def test_tokenizer_file_that_is_not_a_file_is_named(tiny, tmp_path, name):
     os.mkfifo(model / name)
     p = run([tool("wk-convert"), model, "-o", tmp_path / "x.gguf"], check=1, timeout=60)
     assert f"{name}: not a regular file" in p.stderr, p.stderr
+
+
+# ---------------------------------------------------------------------------- output files
+
+def convert_tiny(tiny, out, umask=None):
+    kw = {"preexec_fn": (lambda: os.umask(umask))} if umask is not None else {}
+    return run([tool("wk-convert"), tiny, "-o", out, "-q"], check=0, **kw)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o077, 0o600), (0o002, 0o664), (0o022, 0o644)])
+def test_new_output_honours_the_umask(tiny, tmp_path, umask, mode):
+    out = tmp_path / "m.gguf"
+    convert_tiny(tiny, out, umask)
+    assert stat.S_IMODE(os.stat(out).st_mode) == mode
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755])
+def test_replaced_output_keeps_its_mode(tiny, tmp_path, mode):
+    out = tmp_path / "m.gguf"
+    out.write_bytes(b"old")
+    os.chmod(out, mode)
+    convert_tiny(tiny, out, 0o022)
+    assert out.read_bytes()[:4] == b"GGUF"
+    assert stat.S_IMODE(os.stat(out).st_mode) == mode
+
+
+def test_replaced_output_through_a_link_keeps_the_target_mode(tiny, tmp_path):
+    target = tmp_path / "real.gguf"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o600)
+    link = tmp_path / "link.gguf"
+    link.symlink_to(target)
+    convert_tiny(tiny, link, 0o000)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert link.is_symlink() and target.read_bytes()[:4] == b"GGUF"
+
+
+def test_leftover_of_a_killed_run_is_mentioned_and_kept(tiny, tmp_path):
+    out = tmp_path / "k.gguf"
+    left = tmp_path / "k.gguf.tmp.21UKnf"
+    left.write_bytes(b"x" * 1_500_000)
+    # not leftovers of k.gguf: another output's, a name mkostemp never makes, a directory
+    others = [tmp_path / "j.gguf.tmp.21UKnf", tmp_path / "k.gguf.tmp.21UKnf7",
+              tmp_path / "k.gguf.tmp.21-Knf"]
+    for p in others:
+        p.write_bytes(b"y")
+    (tmp_path / "k.gguf.tmp.ABCDEF").mkdir()
+    p = convert_tiny(tiny, out)
+    want = f"wk-convert: warning: left over from an interrupted run: {left} (1.5 MB); remove it"
+    assert p.stderr.splitlines() == [want], p.stderr
+    assert left.read_bytes() == b"x" * 1_500_000
+    assert all(p.exists() for p in others)
+    assert out.read_bytes()[:4] == b"GGUF"
+    # it is mentioned on every run until the user removes it
+    assert want in convert_tiny(tiny, out).stderr
+    left.unlink()
+    assert convert_tiny(tiny, out).stderr == ""
+
+
+def test_temp_file_of_a_running_conversion_is_not_a_leftover(tiny, tmp_path):
+    import fcntl
+    busy = tmp_path / "k.gguf.tmp.AbC123"
+    with open(busy, "wb") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # as a live wk_out_open holds its temp file
+        p = convert_tiny(tiny, tmp_path / "k.gguf")
+    assert p.stderr == "", p.stderr
+    assert busy.exists()
+
+
+def test_leftover_beside_a_linked_output_is_found_beside_the_target(tiny, tmp_path):
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    (real_dir / "m.gguf").write_bytes(b"old")
+    (real_dir / "m.gguf.tmp.zzzzzz").write_bytes(b"")
+    (tmp_path / "m.gguf").symlink_to(real_dir / "m.gguf")
+    p = convert_tiny(tiny, tmp_path / "m.gguf")
+    assert f"interrupted run: {real_dir / 'm.gguf.tmp.zzzzzz'} (0.0 MB)" in p.stderr, p.stderr

@@ -26,9 +26,12 @@
 #include "tests/gen/llama_files.h"
 #include "tests/gen/llama_weights.h"
 
+/* gen-llama parses its own options; its option list is kept as written (lines that start
+ * with a space are not rewrapped) */
 static const wk_tool gen_tool = {
-    "gen-llama",
-    "Usage: gen-llama [OPTIONS] -o DIR\n"
+    .name = "gen-llama",
+    .synopsis = "[OPTIONS] -o DIR",
+    .about =
     "Writes a random Hugging Face Llama model (config.json, safetensors, tokenizer.model).\n"
     "\n"
     "  --preset NAME       tiny (default: 256 hidden, 4 layers, vocab 1024) or\n"

@@ -1,5 +1,6 @@
 /* gguf-check: opens a file through wk_source_open (as every tool does), reads every
- * tensor's bytes and verifies weightkit.tensor_xxh64 when the file has it. Used by
+ * tensor's bytes and verifies weightkit.tensor_xxh64 when the file has it (in every file
+ * of a split set). Used by
  * tests/e2e/test_gguf.py to prove malformed GGUFs fail cleanly. Exit 0 and one line
  * "ok: N tensors, checksums verified|absent" on success; exit 1 and
  * "gguf-check: error: <message>" on stderr otherwise. */
@@ -30,7 +31,12 @@ static int check(const char *path, wk_err *e)
             sum += p[j];
         wk_view_release(&v);
     }
-    int rc = wk_gguf_verify_checksums(s->gguf, e);
+    /* every file of a split set has its own checksums: verified only when all are */
+    int rc = 0;
+    for (size_t i = 0; i < s->n_files && rc >= 0; i++) {
+        int r = wk_gguf_verify_checksums(wk_gguf_source_file(s, i), e);
+        rc = r < 0 ? r : r > rc ? r : rc;
+    }
     if (rc >= 0)
         printf("ok: %zu tensors, checksums %s (byte sum %llu)\n", s->n_tensors,
                rc == 0 ? "verified" : "absent", (unsigned long long)sum);

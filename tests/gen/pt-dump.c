@@ -12,7 +12,7 @@
 #include "common/cli.h"
 #include "formats/source.h"
 
-static const wk_tool TOOL = {"pt-dump", "usage: pt-dump [--key KEY] PATH [RAW]\n"};
+static const wk_tool TOOL = {.name = "pt-dump", .synopsis = "[--key KEY] PATH [RAW]"};
 
 int main(int argc, char **argv)
 {

@@ -11,7 +11,7 @@
 #include "common/cli.h"
 #include "formats/source.h"
 
-static const wk_tool TOOL = {"st-check", "usage: st-check PATH [DUMP_DIR]\n"};
+static const wk_tool TOOL = {.name = "st-check", .synopsis = "PATH [DUMP_DIR]"};
 
 static int dump(const char *dir, size_t i, const wk_view *v, wk_err *e)
 {

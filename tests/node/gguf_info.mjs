@@ -1,6 +1,7 @@
 // Prints node-llama-cpp's readGgufFileInfo view of a GGUF as JSON: an independent parser
 // (not llama.cpp's, not ours) for tests/e2e/test_gguf.py. Metadata keys are flattened back
 // to "a.b.c"; BigInts become {"bigint": "<decimal>"}; tensors keep ggml order (ne[0] first).
+// "tensors" are the named file's; "allTensors" those of every file of a split set.
 import { readGgufFileInfo } from "node-llama-cpp";
 
 function flatten(obj, prefix, out) {
@@ -31,6 +32,13 @@ const result = {
         ggmlType: t.ggmlType,
         offset: t.offset,
         fileOffset: t.fileOffset,
+    })),
+    // a split set (NAME-00001-of-0000N.gguf) is spliced: the tensors of every file
+    totalTensorCount: Number(info.totalTensorCount ?? info.tensorCount),
+    allTensors: (info.fullTensorInfo ?? info.tensorInfo).map((t) => ({
+        name: t.name,
+        dimensions: t.dimensions,
+        filePart: t.filePart ?? 1,
     })),
 };
 process.stdout.write(JSON.stringify(result, (k, v) =>

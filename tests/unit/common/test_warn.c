@@ -53,7 +53,7 @@ Test(warn, an_empty_list_frees_cleanly)
 
 Test(warn, the_tool_prints_every_line_with_its_prefix, .init = cr_redirect_stderr)
 {
-    wk_tool tool = {.name = "wk-test", .usage = ""};
+    wk_tool tool = {.name = "wk-test"};
     wk_warnings w = {0};
     wk_warn(&w, "one");
     wk_warn(&w, "two\nthree\n");
