@@ -216,5 +216,5 @@ def test_gguf_check_rejects_corrupted_sample(tmp_path):
     data[-ALIGN + 10] ^= 0x01  # inside rope_freqs (24 bytes, padded to 64)
     path.write_bytes(bytes(data))
     r = run([CHECK, path], check=1)
-    assert "tensor 'rope_freqs': checksum mismatch" in r.stderr, r.stderr
+    assert "checksum mismatch in tensor 'rope_freqs'" in r.stderr, r.stderr
     assert os.fspath(path) in r.stderr
