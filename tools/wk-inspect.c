@@ -28,6 +28,8 @@ static const wk_tool tool = {
         "  --bins N         histogram bins (default 40, at most 1000)\n"
         "  --filter GLOB    list (and compute stats for) only tensors whose names match the\n"
         "                   shell glob; the totals still describe the whole model\n"
+        "  --meta           list every metadata key of a GGUF (default: general.*, the\n"
+        "                   architecture's keys, weightkit.* and a tokenizer summary)\n"
         "  --json           print the report as one JSON document (docs/wk-inspect.md)\n"
         "  --threads N      threads for --stats and --hist, 1 to 1024 (default: all cores)\n"
         "  --key KEY        PyTorch: the entry of a wrapping dict that holds the state dict\n"
@@ -38,7 +40,8 @@ static const wk_tool tool = {
         "Exit status: 0 success, 1 bad input, 2 usage error.\n",
 };
 
-enum { OPT_STATS = 256, OPT_HIST, OPT_BINS, OPT_FILTER, OPT_JSON, OPT_THREADS, OPT_KEY };
+enum { OPT_STATS = 256, OPT_HIST, OPT_BINS, OPT_FILTER, OPT_JSON, OPT_THREADS, OPT_KEY,
+       OPT_META };
 
 /* A decimal integer in [lo, hi], or -1. */
 static long parse_count(const char *s, long lo, long hi)
@@ -58,6 +61,7 @@ int main(int argc, char **argv)
         {"json", no_argument, NULL, OPT_JSON},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"key", required_argument, NULL, OPT_KEY},
+        {"meta", no_argument, NULL, OPT_META},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -74,6 +78,7 @@ int main(int argc, char **argv)
         case OPT_FILTER: o.filter = optarg; break;
         case OPT_JSON: json = 1; break;
         case OPT_KEY: open_opts.state_dict_key = optarg; break;
+        case OPT_META: o.meta = true; break;
         case OPT_BINS:
             if ((bins = parse_count(optarg, 1, WK_INSPECT_MAX_BINS)) < 0)
                 return wk_cli_usage_error(&tool, "--bins wants a number from 1 to %d, not '%s'",
@@ -113,6 +118,8 @@ int main(int argc, char **argv)
         wk_source_close(src);
         return wk_cli_error(&tool, &e);
     }
+    for (size_t i = 0; i < r->n_warnings; i++)
+        wk_cli_warn(&tool, "%s", r->warnings[i]);
     char *text = json ? wk_inspect_json(r) : wk_inspect_text(r);
     int rc = WK_EXIT_OK;
     if (!text) {
