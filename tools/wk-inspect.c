@@ -1,5 +1,5 @@
 /* wk-inspect: what a checkpoint holds. Parses options, opens the source, builds the report
- * (verify/inspect_report.h) and prints it as text or JSON. */
+ * (verify/inspect/report.h) and prints it as text or JSON. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +18,19 @@ int main(int argc, char **argv)
     const wk_option options[] = {
         WK_OPT_FLAG("stats", 0, &o.stats,
                     "per-tensor min, max, mean, std, L1/L2 norms, zero fraction, max|x|/std, "
-                    "excess kurtosis, NaN/Inf counts (reads the data)"),
+                    "excess kurtosis, NaN/Inf counts (reads the data, and checks each GGUF "
+                    "tensor against its stored xxh64 checksum)"),
         WK_OPT_STRING("hist", 0, "NAME", &o.hist, "a histogram of tensor NAME instead of the "
                                                    "report"),
         WK_OPT_LONG("bins", 0, "N", &bins, 1, WK_INSPECT_MAX_BINS,
                     "histogram bins (default 40, at most 1000)"),
         WK_OPT_STRING("filter", 0, "GLOB", &o.filter,
                       "list (and compute stats for) only tensors whose names match the shell "
-                      "glob; the totals still describe the whole model"),
+                      "glob, in either naming (model.layers.0.* or blk.0.*); the totals still "
+                      "describe the whole model"),
+        WK_OPT_FLAG("meta", 0, &o.meta,
+                    "list every metadata key (default: general.*, the architecture's keys, "
+                    "weightkit.* and a tokenizer summary)"),
         WK_OPT_FLAG("json", 0, &json, "print the report as one JSON document "
                                       "(docs/wk-inspect.md)"),
         WK_OPT_LONG("threads", 0, "N", &threads, 1, 1024,
@@ -73,6 +78,8 @@ int main(int argc, char **argv)
         wk_source_close(src);
         return wk_cli_error(&tool, &e);
     }
+    for (size_t i = 0; i < r->n_warnings; i++)
+        wk_cli_warn(&tool, "%s", r->warnings[i]);
     char *text = json ? wk_inspect_json(r) : wk_inspect_text(r);
     rc = WK_EXIT_OK;
     if (!text) {

@@ -50,6 +50,7 @@ enum wk_gguf_vtype {
 #define WK_GGUF_SPLIT_TENSORS "split.tensors.count"
 #define WK_GGUF_MAX_SPLIT 4096 /* files in a set we write or read */
 #define WK_GGUF_MAX_NAME 64 /* ggml's GGML_MAX_NAME includes the NUL: names up to 63 bytes */
+#define WK_GGUF_CHECKSUM_KEY "weightkit.tensor_xxh64" /* ours (docs/gguf.md) */
 
 typedef struct wk_gguf_str {
     const char *ptr; /* not NUL-terminated; points into the map */
@@ -117,6 +118,9 @@ int wk_gguf_get_f64(const wk_gguf *g, const char *key, double *out);
 /* Element j of a primitive array as double / uint64 (any integer or float elem type). */
 double wk_gguf_arr_f64(const wk_gguf_value *arr, uint64_t j);
 uint64_t wk_gguf_arr_u64(const wk_gguf_value *arr, uint64_t j);
+/* Element j of any array as a value of its own (a scalar decoded from the map, or the parsed
+ * string or array); out of range: a u64 0. */
+wk_gguf_value wk_gguf_arr_elem(const wk_gguf_value *arr, uint64_t j);
 const char *wk_gguf_type_name(uint32_t vtype);
 /* Bytes of one element of a primitive value type; 0 for STRING, ARRAY and unknown types. */
 unsigned wk_gguf_prim_size(uint32_t vtype);
@@ -150,6 +154,18 @@ char *wk_gguf_find_split_set(const char *path);
  * data: 0 when every tensor matches, 1 when the file has no checksums, -1 naming the first
  * tensor that differs (or a malformed checksum array). */
 int wk_gguf_verify_checksums(const wk_gguf *g, wk_err *e);
+/* The checksum weightkit.tensor_xxh64 records for tensor i: 0 with *h set, 1 when the file
+ * has no checksums, -1 when the array is malformed or i is out of range. */
+int wk_gguf_stored_xxh64(const wk_gguf *g, uint64_t i, uint64_t *h, wk_err *e);
+/* Checks data (tensor i's bytes, size of them, e.g. a wk_source_read view) against the
+ * stored checksum: 0 when they match, 1 when the file has none, -1 on a mismatch ("checksum
+ * mismatch in tensor 'NAME'", both hashes, "the file is corrupted") or a malformed array. */
+int wk_gguf_check_xxh64(const wk_gguf *g, uint64_t i, const void *data, uint64_t size,
+                        wk_err *e);
+/* The same for tensor i of a GGUF source, a single file or a split set (each file of a set
+ * has its own checksums). */
+int wk_gguf_source_check_xxh64(const wk_source *s, size_t i, const void *data, uint64_t size,
+                               wk_err *e);
 
 /* ---- writer ---- */
 typedef struct wk_gguf_writer wk_gguf_writer;

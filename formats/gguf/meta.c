@@ -160,6 +160,26 @@ uint64_t wk_gguf_arr_u64(const wk_gguf_value *arr, uint64_t j)
     return d >= 0 && d < 18446744073709551616.0 ? (uint64_t)d : 0;
 }
 
+wk_gguf_value wk_gguf_arr_elem(const wk_gguf_value *arr, uint64_t j)
+{
+    uint32_t t = arr->arr.elem_type;
+    if (arr->type != WK_GGUF_ARRAY || j >= arr->arr.count)
+        return (wk_gguf_value){.type = WK_GGUF_U64};
+    if (arr->arr.items)
+        return arr->arr.items[j];
+    wk_gguf_value v = {.type = t};
+    uint64_t bits;
+    unsigned size;
+    arr_elem(arr, j, &bits, &size);
+    if (t == WK_GGUF_F32 || t == WK_GGUF_F64)
+        v.f = bits_to_f64(t, bits, size);
+    else if (is_signed(t))
+        v.i = wk_sign_extend(bits, size);
+    else
+        v.u = bits;
+    return v;
+}
+
 const char *wk_gguf_str_show(wk_gguf_str s, char *buf, size_t len)
 {
     const uint8_t *p = (const uint8_t *)s.ptr;

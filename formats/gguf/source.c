@@ -7,9 +7,10 @@
  * one of a llama.cpp split set (formats/gguf/split.c names them): the set is opened from
  * whichever file was named, with the checks llama.cpp's loader makes (every file there,
  * split.no matching the name, split.count agreeing, split.tensors.count equal to the
- * tensors found, no tensor twice) and a message naming the file for each.
- * wk_gguf_verify_checksums compares weightkit.tensor_xxh64 (docs/gguf.md) with xxh64
- * (seed 0) of those bytes. */
+ * tensors found, no tensor twice) and a message naming the file for each. The checksum
+ * functions compare weightkit.tensor_xxh64 (docs/gguf.md) with xxh64 (seed 0) of those
+ * bytes: all of them (wk_gguf_verify_checksums), or one tensor's bytes that a caller already
+ * has in memory (wk_gguf_check_xxh64, used by wk-inspect while it computes statistics). */
 #include "formats/gguf/gguf.h"
 
 #include <errno.h>
@@ -302,26 +303,81 @@ int wk_gguf_open_source(const char *path, wk_source **out, wk_err *e)
     return 0;
 }
 
-int wk_gguf_verify_checksums(const wk_gguf *g, wk_err *e)
+/* The checksum array: 0 with *out, 1 when the file has none, -1 when it is malformed. */
+static int checksum_array(const wk_gguf *g, const wk_gguf_value **out, wk_err *e)
 {
-    const wk_gguf_kv *kv = wk_gguf_find(g, "weightkit.tensor_xxh64");
+    const wk_gguf_kv *kv = wk_gguf_find(g, WK_GGUF_CHECKSUM_KEY);
     if (!kv)
         return 1;
     if (kv->value.type != WK_GGUF_ARRAY || kv->value.arr.elem_type != WK_GGUF_U64 ||
         kv->value.arr.count != g->n_tensors)
-        return wk_fail(e, "%s: offset %" PRIu64 ": weightkit.tensor_xxh64 should be a u64 array "
+        return wk_fail(e, "%s: offset %" PRIu64 ": " WK_GGUF_CHECKSUM_KEY " should be a u64 array "
                           "with one entry per tensor (%" PRIu64 ")",
                        g->path, kv->offset, g->n_tensors);
+    *out = &kv->value;
+    return 0;
+}
+
+/* xxh64 of tensor i's bytes against the stored value `want`. */
+static int compare(const wk_gguf *g, uint64_t i, uint64_t want, const void *data,
+                   uint64_t size, wk_err *e)
+{
+    uint64_t got = XXH64(data, size, 0);
+    if (got == want)
+        return 0;
+    const wk_gguf_tensor_info *t = &g->tensors[i];
     char nb[96];
+    return wk_fail(e, "%s: checksum mismatch in tensor '%s': the file records xxh64 %016" PRIx64
+                      " but its %" PRIu64 " bytes at offset %" PRIu64 " hash to %016" PRIx64
+                      "; the file is corrupted",
+                   g->path, wk_gguf_str_show(t->name, nb, sizeof nb), want, t->n_bytes,
+                   g->data_offset + t->offset, got);
+}
+
+int wk_gguf_stored_xxh64(const wk_gguf *g, uint64_t i, uint64_t *h, wk_err *e)
+{
+    const wk_gguf_value *arr;
+    int rc = checksum_array(g, &arr, e);
+    if (rc != 0)
+        return rc;
+    if (i >= g->n_tensors)
+        return wk_fail(e, "%s: no tensor #%" PRIu64 " (it has %" PRIu64 ")", g->path, i,
+                       g->n_tensors);
+    *h = wk_gguf_arr_u64(arr, i);
+    return 0;
+}
+
+int wk_gguf_check_xxh64(const wk_gguf *g, uint64_t i, const void *data, uint64_t size,
+                        wk_err *e)
+{
+    uint64_t want = 0;
+    int rc = wk_gguf_stored_xxh64(g, i, &want, e);
+    return rc != 0 ? rc : compare(g, i, want, data, size, e);
+}
+
+int wk_gguf_source_check_xxh64(const wk_source *s, size_t i, const void *data, uint64_t size,
+                               wk_err *e)
+{
+    const wk_gguf *g = wk_gguf_source_file(s, s->tensors[i].file_index);
+    if (!g)
+        return 1;
+    size_t first = i; /* a set lists each file's tensors together, in the file's order */
+    while (first > 0 && s->tensors[first - 1].file_index == s->tensors[i].file_index)
+        first--;
+    return wk_gguf_check_xxh64(g, i - first, data, size, e);
+}
+
+int wk_gguf_verify_checksums(const wk_gguf *g, wk_err *e)
+{
+    const wk_gguf_value *arr;
+    int rc = checksum_array(g, &arr, e);
+    if (rc != 0)
+        return rc;
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const wk_gguf_tensor_info *t = &g->tensors[i];
-        uint64_t want = wk_gguf_arr_u64(&kv->value, i);
-        uint64_t got = XXH64(g->data + g->data_offset + t->offset, t->n_bytes, 0);
-        if (got != want)
-            return wk_fail(e, "%s: tensor '%s': checksum mismatch: data at offset %" PRIu64
-                              " hashes to xxh64 %016" PRIx64 " but the file records %016" PRIx64,
-                           g->path, wk_gguf_str_show(t->name, nb, sizeof nb),
-                           g->data_offset + t->offset, got, want);
+        if (compare(g, i, wk_gguf_arr_u64(arr, i), g->data + g->data_offset + t->offset,
+                    t->n_bytes, e) != 0)
+            return -1;
     }
     return 0;
 }

@@ -2,7 +2,13 @@
  *
  * Counting uses only the source's tensor list (names, dtypes, shapes and byte sizes from
  * the headers) plus config.json or the GGUF metadata for the model's identity. Statistics
- * and the histogram stream the data: one wk_source_read per tensor, released at once. */
+ * and the histogram stream the data: one wk_source_read per tensor, released at once.
+ * Reading every byte of a tensor is when its GGUF checksum costs least (xxh64 runs at
+ * several times the speed of the statistics), so that is where it is checked; with --stats
+ * a GGUF tensor whose type has no statistics is still read, for its checksum alone.
+ *
+ * config.json only names the model here, so a broken one is a warning in the report, not
+ * a failure: the tensors can still be listed. */
 #include "verify/inspect/report.h"
 
 #include <fnmatch.h>
@@ -11,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/gguf/gguf.h"
 #include "formats/hf_config.h"
 
 /* counted: false when x's data is already in t under the tensor x shares it with. */
@@ -31,54 +36,129 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* Architecture, model type and name from config.json (model directories) or GGUF metadata. */
-static int load_identity(const wk_source *s, wk_inspect_report *r, wk_err *e)
+static void add_warning(wk_inspect_report *r, const char *msg)
+{
+    if (r->n_warnings < WK_INSPECT_MAX_WARNINGS && (r->warnings[r->n_warnings] = strdup(msg)))
+        r->n_warnings++;
+}
+
+/* Architecture, model type and name from config.json (model directories) or GGUF metadata;
+ * a config.json that cannot be read or parsed leaves them unknown, with a warning. */
+static void load_identity(const wk_source *s, wk_inspect_report *r)
 {
     if (s->gguf) {
         if (wk_gguf_get_str(s->gguf, "general.architecture", &r->architecture) != 0)
             r->architecture = NULL;
         if (wk_gguf_get_str(s->gguf, "general.name", &r->name) != 0)
             r->name = NULL;
-        return 0;
+        return;
     }
     if (!s->dir)
-        return 0;
+        return;
     wk_hf_config *cfg;
-    int rc = wk_hf_config_load(s->dir, &cfg, e);
+    wk_err why;
+    int rc = wk_hf_config_load(s->dir, &cfg, &why);
+    if (rc < 0) {
+        char msg[WK_ERR_MAX + 32];
+        snprintf(msg, sizeof msg, "%s; architecture unknown", why.msg);
+        add_warning(r, msg);
+    }
     if (rc != 0)
-        return rc < 0 ? -1 : 0;
+        return;
     r->architecture = dup_or_null(cfg->architecture);
     r->model_type = dup_or_null(cfg->model_type);
     wk_hf_config_free(cfg);
+}
+
+/* Whether glob matches the tensor's name, or its name in the other naming. */
+static bool glob_matches(const char *glob, const char *name)
+{
+    char other[256];
+    return fnmatch(glob, name, 0) == 0 ||
+           (wk_tensor_name_other(name, other, sizeof other) == 0 &&
+            fnmatch(glob, other, 0) == 0);
+}
+
+/* The tensor called name in the file's naming or in the other one, or -1. */
+static long find_either(const wk_source *s, const char *name)
+{
+    long i = wk_source_find(s, name);
+    char other[256];
+    if (i < 0 && wk_tensor_name_other(name, other, sizeof other) == 0)
+        i = wk_source_find(s, other);
+    return i;
+}
+
+/* For hints: "tensor names in this file look like 'blk.0.attn_q.weight'", a tensor of the
+ * first block when there is one (shown safely: the name comes from the file). */
+static void naming_hint(const wk_source *s, char *buf, size_t len)
+{
+    const char *example = s->n_tensors ? s->tensors[0].name : NULL;
+    for (size_t i = 0; i < s->n_tensors; i++) {
+        int layer;
+        wk_tensor_category(s->tensors[i].name, &layer);
+        if (layer >= 0) {
+            example = s->tensors[i].name;
+            break;
+        }
+    }
+    char shown[96];
+    if (!example) {
+        snprintf(buf, len, "the file has no tensors");
+        return;
+    }
+    wk_gguf_str_show((wk_gguf_str){example, strlen(example)}, shown, sizeof shown);
+    snprintf(buf, len, "tensor names in this file look like '%s' (Hugging Face and GGUF "
+                       "names are both accepted)", shown);
+}
+
+/* Tensor i's bytes, just read, against the file's checksum for it (GGUF only). */
+static int check_sum(const wk_source *s, size_t i, const wk_view *v, wk_inspect_report *r,
+                     wk_err *e)
+{
+    if (!r->checksums.stored)
+        return 0;
+    int rc = wk_gguf_source_check_xxh64(s, i, v->data, v->size, e);
+    if (rc < 0)
+        return -1;
+    r->checksums.verified += rc == 0;
     return 0;
 }
 
-/* Statistics for one row: read, compute, release. A type that cannot be decoded gets a note
- * and no read at all. */
-static int row_stats(wk_source *s, wk_inspect_row *row, wk_err *e)
+/* Statistics for one row: read, check, compute, release. A type that cannot be decoded
+ * gets a note, and is read only when it has a checksum to check. */
+static int row_stats(wk_source *s, wk_inspect_row *row, wk_inspect_report *r, wk_err *e)
 {
     const wk_tensor *t = &s->tensors[row->index];
-    if (!wk_stats_supported(t->dtype)) {
+    bool supported = wk_stats_supported(t->dtype);
+    if (!supported)
         snprintf(row->note, sizeof row->note, "stats not available for type %s",
                  wk_type(t->dtype)->name);
+    if (!supported && !r->checksums.stored)
         return 0;
-    }
     wk_view v;
     if (wk_source_read(s, row->index, &v, e) != 0)
         return -1;
-    int rc = wk_tensor_stats_compute(t, v.data, v.size, &row->stats, e);
+    if (check_sum(s, row->index, &v, r, e) != 0) {
+        wk_view_release(&v);
+        return -1;
+    }
+    int rc = supported ? wk_tensor_stats_compute(t, v.data, v.size, &row->stats, e) : 0;
     wk_view_release(&v);
     if (rc != 0)
         return wk_fail_prefix(e, "%s", s->path);
-    row->has_stats = true;
+    row->has_stats = supported;
     return 0;
 }
 
 static int build_hist(wk_source *s, const wk_inspect_opts *o, wk_inspect_report *r, wk_err *e)
 {
-    long idx = wk_source_find(s, o->hist);
-    if (idx < 0)
-        return wk_fail(e, "%s: no tensor named '%s'", s->path, o->hist);
+    long idx = find_either(s, o->hist);
+    if (idx < 0) {
+        char hint[256];
+        naming_hint(s, hint, sizeof hint);
+        return wk_fail(e, "%s: no tensor named '%s'; %s", s->path, o->hist, hint);
+    }
     const wk_tensor *t = &s->tensors[idx];
     if (!wk_stats_supported(t->dtype))
         return wk_fail(e, "%s: tensor '%s': histogram not available for type %s", s->path,
@@ -97,6 +177,10 @@ static int build_hist(wk_source *s, const wk_inspect_opts *o, wk_inspect_report 
     wk_view v;
     if (wk_source_read(s, h->index, &v, e) != 0)
         return -1;
+    if (check_sum(s, h->index, &v, r, e) != 0) {
+        wk_view_release(&v);
+        return -1;
+    }
     wk_moments m;
     int rc = wk_tensor_moments(t, v.data, v.size, &m, e);
     if (rc == 0) {
@@ -123,7 +207,10 @@ int wk_inspect_build(wk_source *s, const wk_inspect_opts *o, wk_inspect_report *
     r->src = s;
     r->filter = o->filter;
     r->stats = o->stats;
-    if (load_identity(s, r, e) != 0)
+    r->checksums.applies = s->gguf != NULL;
+    r->checksums.stored = s->gguf && wk_gguf_find(s->gguf, WK_GGUF_CHECKSUM_KEY);
+    load_identity(s, r);
+    if (wk_inspect_meta_build(s, o->meta, &r->meta, e) != 0)
         goto fail;
     for (size_t i = 0; i < s->n_tensors; i++) {
         const wk_tensor *t = &s->tensors[i];
@@ -132,7 +219,7 @@ int wk_inspect_build(wk_source *s, const wk_inspect_opts *o, wk_inspect_report *
         size_t alias = t->alias_of_plus1 <= i ? t->alias_of_plus1 : 0; /* earlier index + 1 */
         totals_add(&r->total, t, alias == 0);
         totals_add(&r->by_category[c], t, alias == 0);
-        if (o->hist || (o->filter && fnmatch(o->filter, t->name, 0) != 0))
+        if (o->hist || (o->filter && !glob_matches(o->filter, t->name)))
             continue;
         /* count a group's shared data once among the listed tensors: aliases point at the
          * group's first tensor, whose flag records whether the group was counted */
@@ -144,10 +231,19 @@ int wk_inspect_build(wk_source *s, const wk_inspect_opts *o, wk_inspect_report *
     }
     free(listed);
     listed = NULL;
+    if (o->filter && !o->hist && r->n_rows == 0) {
+        char hint[256], note[320];
+        naming_hint(s, hint, sizeof hint);
+        snprintf(note, sizeof note, "no tensor matches; %s", hint);
+        if (!(r->filter_note = strdup(note))) {
+            wk_fail(e, "%s: out of memory", s->path);
+            goto fail;
+        }
+    }
     if (o->hist && build_hist(s, o, r, e) != 0)
         goto fail;
     for (size_t k = 0; o->stats && k < r->n_rows; k++)
-        if (row_stats(s, &r->rows[k], e) != 0)
+        if (row_stats(s, &r->rows[k], r, e) != 0)
             goto fail;
     *out = r;
     return 0;
@@ -168,6 +264,10 @@ void wk_inspect_free(wk_inspect_report *r)
     free(r->architecture);
     free(r->model_type);
     free(r->name);
+    free(r->filter_note);
+    wk_inspect_meta_free(&r->meta);
+    for (size_t i = 0; i < r->n_warnings; i++)
+        free(r->warnings[i]);
     free(r);
 }
 

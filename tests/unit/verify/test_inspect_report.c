@@ -3,8 +3,10 @@
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "verify/inspect/report.h"
 
@@ -384,4 +386,86 @@ Test(inspect_report, table_pads_by_display_columns)
     free(text);
     wk_inspect_free(r);
     wk_source_close(s);
+}
+
+/* --filter and --hist take either naming: GGUF names find the Hugging Face tensors here. A
+ * filter that matches nothing says so, with an example of the file's own naming. */
+Test(inspect_report, names_in_either_naming)
+{
+    wk_source *s = ir_source(&ir_counting_ops);
+    wk_inspect_report *r;
+    wk_err e;
+    wk_inspect_opts o = {.filter = "blk.0.*"};
+    cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
+    cr_expect_eq(r->n_rows, 4, "q_proj weight and bias, up_proj, input_layernorm");
+    cr_expect_eq(r->rows[0].index, 1);
+    cr_expect_eq(r->rows[3].index, 4);
+    cr_expect_null(r->filter_note);
+    wk_inspect_free(r);
+
+    o.filter = "output.weight";
+    cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
+    cr_expect(r->n_rows == 1 && r->rows[0].index == 6, "lm_head.weight");
+    wk_inspect_free(r);
+
+    o.filter = "blk.9.*";
+    cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
+    cr_expect_eq(r->n_rows, 0);
+    cr_assert_not_null(r->filter_note);
+    cr_expect(strstr(r->filter_note, "no tensor matches; tensor names in this file look like "
+                                     "'model.layers.0.self_attn.q_proj.weight'"),
+              "%s", r->filter_note);
+    char *text = wk_inspect_text(r), *json = wk_inspect_json(r);
+    cr_expect(strstr(text, r->filter_note) != NULL, "%s", text);
+    cJSON *doc = cJSON_Parse(json);
+    cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "filter"), "note")->valuestring,
+                     r->filter_note);
+    cJSON_Delete(doc);
+    free(text);
+    free(json);
+    wk_inspect_free(r);
+
+    wk_inspect_opts h = {.hist = "blk.0.attn_q.weight"};
+    cr_assert_eq(wk_inspect_build(s, &h, &r, &e), 0, "%s", e.msg);
+    cr_expect_eq(r->hist->index, 1);
+    wk_inspect_free(r);
+    h.hist = "blk.0.attn_k.weight";
+    cr_expect_eq(wk_inspect_build(s, &h, &r, &e), -1);
+    cr_expect(strstr(e.msg, "no tensor named 'blk.0.attn_k.weight'; tensor names in this file "
+                            "look like 'model.layers.0.self_attn.q_proj.weight'"), "%s", e.msg);
+    wk_source_close(s);
+}
+
+/* config.json only names the model: a broken one is a warning and the report goes on. */
+Test(inspect_report, invalid_config_json_is_a_warning)
+{
+    char dir[] = "/tmp/wk-inspect-config-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char path[sizeof dir + 16];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"architectures\": [", f);
+    fclose(f);
+    wk_source *s = ir_source(&ir_forbidden_ops);
+    s->dir = strdup(dir);
+    wk_inspect_opts o = {0};
+    wk_inspect_report *r;
+    wk_err e;
+    cr_assert_eq(wk_inspect_build(s, &o, &r, &e), 0, "%s", e.msg);
+    cr_expect_null(r->architecture);
+    cr_expect_eq(r->n_rows, 8);
+    cr_assert_eq(r->n_warnings, 1);
+    char want[sizeof path + 64];
+    snprintf(want, sizeof want, "%s: invalid JSON near byte 19; architecture unknown", path);
+    cr_expect_str_eq(r->warnings[0], want);
+    char *json = wk_inspect_json(r);
+    cJSON *doc = cJSON_Parse(json);
+    cr_expect_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "warnings"), 0)->valuestring,
+                     want);
+    cJSON_Delete(doc);
+    free(json);
+    wk_inspect_free(r);
+    wk_source_close(s);
+    unlink(path);
+    rmdir(dir);
 }

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,18 @@ static inline void gt_key(gt_bytes *g, const char *k, uint32_t type)
 {
     gt_str(g, k);
     gt_u32(g, type);
+}
+
+/* Flips the bits of mask in the byte at offset `at` of the file. */
+static inline void gt_flip_byte(const char *path, uint64_t at, uint8_t mask)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert(fd >= 0, "%s", path);
+    uint8_t c;
+    cr_assert_eq(pread(fd, &c, 1, (off_t)at), 1);
+    c ^= mask;
+    cr_assert_eq(pwrite(fd, &c, 1, (off_t)at), 1);
+    close(fd);
 }
 
 static inline void gt_write_file(const char *path, const gt_bytes *g)
