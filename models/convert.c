@@ -144,7 +144,7 @@ static int check_output_is_not_an_input(const char *dir, const wk_source *s,
     struct stat out;
     if (stat(out_path, &out) != 0)
         return 0; /* does not exist yet */
-    for (size_t i = 0; i < s->n_files; i++) {
+    for (size_t i = 0; s && i < s->n_files; i++) {
         struct stat in;
         if (stat(s->files[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
             return wk_fail(e, "%s: is %s, a weight file of the model being converted; choose "
@@ -200,7 +200,7 @@ static int check_dropped(wk_source *s, const wk_conv_plan *p, const long *src_of
 
 static bool written(const wk_convert_job *j, size_t k)
 {
-    return j->plan.t[k].values || (j->src_of[k] >= 0 && !j->plan.t[k].drop);
+    return j->src && (j->plan.t[k].values || (j->src_of[k] >= 0 && !j->plan.t[k].drop));
 }
 
 /* The type of each written tensor, the file type and the total output size. */
@@ -250,7 +250,8 @@ static int write_keys(wk_convert_job *j, wk_gguf_writer *w, const wk_convert_opt
              wk_gguf_set_u32(w, "general.file_type", ftype, e) ||
              wk_tokenizer_import(j->dir, j->cfg, w, &info, e) ||
              wk_gguf_set_provenance(w, o->tool ? o->tool : "wk-convert",
-                                    (const char *const *)j->src->files, j->src->n_files, e) ||
+                                    j->src ? (const char *const *)j->src->files : NULL,
+                                    j->src ? j->src->n_files : 0, e) ||
              (o->extra_kv && o->extra_kv(o->ctx, w, e));
     if (rc == 0 && info.n_tokens != embd_rows)
         rc = wk_fail(e, "%s: the tokenizer has %llu tokens but the embedding has %llu rows",
@@ -285,14 +286,37 @@ static int write_tensor(wk_convert_job *j, wk_gguf_writer *w, const wk_convert_o
     return rc;
 }
 
+/* The writer tells of temp files that interrupted runs left beside the output. */
+static void note_leftover(void *ctx, const char *path, uint64_t size)
+{
+    wk_warnings *w = ctx;
+    if (w)
+        wk_warn(w, "left over from an interrupted run: %s (%.1f MB); remove it", path,
+                (double)size / 1e6);
+}
+
+/* Bytes of the file(s) written: the plain name, or each file of a split set. */
+static uint64_t output_bytes(const char *out_path, uint32_t files)
+{
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < files; k++) {
+        char *p = files > 1 ? wk_gguf_split_path(out_path, k, files) : strdup(out_path);
+        struct stat st;
+        if (p && stat(p, &st) == 0)
+            total += (uint64_t)st.st_size;
+        free(p);
+    }
+    return total;
+}
+
 int wk_convert_write(wk_convert_job *j, const char *out_path, const wk_convert_opts *o,
-                     wk_err *e)
+                     wk_convert_result *result, wk_err *e)
 {
     if (wk_is_dir(out_path))
         return wk_fail(e, "%s: is a directory (expected the name of the GGUF file to write)",
                        out_path);
     if (check_output_is_not_an_input(j->dir, j->src, out_path, e) ||
-        check_dropped(j->src, &j->plan, j->src_of, o, e))
+        (j->src && check_dropped(j->src, &j->plan, j->src_of, o, e)))
         return -1;
     wk_dtype *dtypes = malloc((j->plan.n ? j->plan.n : 1) * sizeof *dtypes);
     if (!dtypes)
@@ -300,9 +324,11 @@ int wk_convert_write(wk_convert_job *j, const char *out_path, const wk_convert_o
     uint32_t ftype;
     uint64_t total = 0, n_items = 0;
     wk_gguf_writer *w = NULL;
+    wk_gguf_writer_opts wo = {.max_shard_bytes = o->max_shard_bytes,
+                              .on_leftover = note_leftover, .leftover_ctx = o->warnings};
     int rc = choose_types(j, o, dtypes, &ftype, &total, &n_items, e);
     if (rc == 0)
-        rc = wk_gguf_writer_open(out_path, &w, e);
+        rc = wk_gguf_writer_open_opts(out_path, &wo, &w, e);
     if (rc == 0)
         rc = write_keys(j, w, o, ftype, e);
     for (size_t k = 0; k < j->plan.n && rc == 0; k++)
@@ -323,11 +349,35 @@ int wk_convert_write(wk_convert_job *j, const char *out_path, const wk_convert_o
             wk_gguf_writer_abort(w);
         return -1;
     }
-    return wk_gguf_writer_finish(w, e);
+    uint32_t files = wk_gguf_writer_n_files(w);
+    if (wk_gguf_writer_finish(w, e) != 0)
+        return -1;
+    if (result)
+        *result = (wk_convert_result){.tensors = n_items, .files = files ? files : 1,
+                                      .file_type = ftype,
+                                      .bytes = output_bytes(out_path, files ? files : 1)};
+    return 0;
 }
 
-int wk_convert_open(const char *dir, const char *state_dict_key, wk_convert_job **out,
-                    wk_err *e)
+char *wk_convert_default_output(const wk_convert_job *j, wk_outtype o)
+{
+    static const char *const names[] = {"f32", "f16", "bf16"};
+    const char *type = o == WK_OUTTYPE_AUTO ? "f16" : names[o];
+    for (size_t k = 0; o == WK_OUTTYPE_AUTO && j->src && k < j->plan.n; k++)
+        if (j->src_of[k] >= 0 && j->plan.t[k].n_dims == 2) {
+            wk_dtype t = j->src->tensors[j->src_of[k]].dtype;
+            type = t == WK_F32 ? "f32" : t == WK_BF16 ? "bf16" : "f16";
+            break;
+        }
+    char real[PATH_MAX], name[PATH_MAX + 16];
+    if (!realpath(j->dir, real))
+        snprintf(real, sizeof real, "%s", j->dir);
+    snprintf(name, sizeof name, "%s-%s.gguf", basename(real), type);
+    return wk_path_join(j->dir, name);
+}
+
+int wk_convert_open(const char *dir, const char *state_dict_key, bool no_weights,
+                    wk_convert_job **out, wk_err *e)
 {
     *out = NULL;
     struct stat st;
@@ -346,11 +396,13 @@ int wk_convert_open(const char *dir, const char *state_dict_key, wk_convert_job 
     wk_open_opts open_opts = {.state_dict_key = state_dict_key};
     if (rc == 0 && (!(j->arch = wk_arch_find(j->cfg, e)) ||
                     j->arch->plan(j->cfg, &j->hp, &j->plan, e) ||
-                    wk_source_open(dir, &open_opts, &j->src, e)))
+                    (!no_weights && wk_source_open(dir, &open_opts, &j->src, e))))
         rc = -1;
     if (rc == 0 && !(j->src_of = malloc((j->plan.n ? j->plan.n : 1) * sizeof *j->src_of)))
         rc = wk_fail(e, "out of memory");
-    if (rc == 0)
+    for (size_t k = 0; rc == 0 && k < j->plan.n; k++)
+        j->src_of[k] = -1;
+    if (rc == 0 && j->src)
         rc = match_tensors(j->arch, j->src, &j->plan, j->src_of, e);
     if (rc) {
         wk_convert_close(j);
@@ -402,15 +454,16 @@ void wk_convert_close(wk_convert_job *j)
     free(j);
 }
 
-int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *o, wk_err *e)
+int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *o,
+                  wk_convert_result *result, wk_err *e)
 {
     if (wk_is_dir(out_path))
         return wk_fail(e, "%s: is a directory (expected the name of the GGUF file to write)",
                        out_path);
     wk_convert_job *j;
-    if (wk_convert_open(dir, o->state_dict_key, &j, e) != 0)
+    if (wk_convert_open(dir, o->state_dict_key, o->vocab_only, &j, e) != 0)
         return -1;
-    int rc = wk_convert_write(j, out_path, o, e);
+    int rc = wk_convert_write(j, out_path, o, result, e);
     wk_convert_close(j);
     return rc;
 }

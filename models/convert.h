@@ -37,6 +37,8 @@ typedef struct wk_convert_opts {
                                       warnings (for the tool to print and free) */
     wk_warnings *warnings;         /* when not NULL: the conversion's own warnings are
                                       appended to it */
+    uint64_t max_shard_bytes;      /* > 0: write a llama.cpp split set of files this size */
+    bool vocab_only;               /* metadata and tokenizer only, no tensors */
     /* What wk-quantize adds (all may be NULL/0 for a plain conversion): */
     const wk_dtype *types;         /* per plan tensor: its GGUF type (instead of outtype) */
     const float *const *importance; /* per plan tensor: imatrix weights, or NULL */
@@ -46,12 +48,20 @@ typedef struct wk_convert_opts {
     void *ctx;
 } wk_convert_opts;
 
+/* What a write produced, for the tool's closing line. */
+typedef struct wk_convert_result {
+    uint64_t tensors, bytes;   /* tensor count and total bytes of the file(s) */
+    uint32_t files;            /* 1, or the files of a split set */
+    uint32_t file_type;        /* general.file_type written */
+} wk_convert_result;
+
 /* A model directory opened for conversion: config read, family found, tensor list planned
- * and matched against the checkpoint, nothing written yet. */
+ * and matched against the checkpoint, nothing written yet. With no_weights the checkpoint
+ * is not opened (for --vocab-only): the plan lists no tensors to write. */
 typedef struct wk_convert_job wk_convert_job;
 
-int wk_convert_open(const char *dir, const char *state_dict_key, wk_convert_job **out,
-                    wk_err *e);
+int wk_convert_open(const char *dir, const char *state_dict_key, bool no_weights,
+                    wk_convert_job **out, wk_err *e);
 /* The plan's tensors; src_type receives the checkpoint's type (F32 for generated tensors).
  * Returns NULL for a tensor that will not be written (dropped, or absent and optional). */
 size_t wk_convert_count(const wk_convert_job *j);
@@ -61,11 +71,17 @@ void wk_convert_shape(const wk_convert_job *j, wk_model_shape *out);
 const wk_source *wk_convert_source(const wk_convert_job *j);
 /* Writes the GGUF. On failure nothing is left under out_path. */
 int wk_convert_write(wk_convert_job *j, const char *out_path, const wk_convert_opts *o,
-                     wk_err *e);
+                     wk_convert_result *result, wk_err *e);
 void wk_convert_close(wk_convert_job *j);
 
-/* open + write + close. */
-int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *o, wk_err *e);
+/* open + write + close; result may be NULL. */
+int wk_convert_hf(const char *dir, const char *out_path, const wk_convert_opts *o,
+                  wk_convert_result *result, wk_err *e);
+
+/* The output name llama.cpp's converter would choose when none is given: inside the model
+ * directory, "<directory name>-<type>.gguf" (type: f32, f16, bf16; for auto, the type of
+ * the checkpoint's first matrix). A new heap string. */
+char *wk_convert_default_output(const wk_convert_job *j, wk_outtype o);
 
 /* The GGUF type tensor t gets: 1-D tensors stay F32, others follow outtype (auto keeps the
  * source type, which must be F32, F16 or BF16). */

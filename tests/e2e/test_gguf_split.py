@@ -1,7 +1,7 @@
 """GGUF split sets (llama.cpp's gguf-split layout) end to end.
 
-A converted model is rewritten as a split set by build/gen/gguf-resplit (our writer with
-max_shard_bytes, until wk-convert has --split-max-size). Oracles: the same model as one
+A tiny model is converted once as one file and once with wk-convert --split-max-size as a
+split set. Oracles: the same model as one
 file (wk-inspect must report the same tensors from any file of the set, or from the name
 the set was written for); node-llama-cpp's readGgufFileInfo, which splices split files
 itself; and llama.cpp (through node-llama-cpp), which must load the set and compute
@@ -15,22 +15,33 @@ from conftest import GEN, run, tool
 from test_convert import node_run
 from test_gguf import node_info
 
-RESPLIT = GEN / "gguf-resplit"
 CHECK = GEN / "gguf-check"
 INSPECT = tool("wk-inspect")
 
 
 @pytest.fixture(scope="module")
-def single(tmp_path_factory):
-    """A tiny random Llama converted to one F32 GGUF (about 10 MB)."""
-    d = tmp_path_factory.mktemp("split")
-    run([GEN / "gen-llama", "--seed", "5", "-o", d / "hf", "--preset", "tiny"], check=0)
-    run([tool("wk-convert"), d / "hf", "-o", d / "one.gguf", "--outtype", "f32", "-q"], check=0)
-    return d / "one.gguf"
+def hf(tmp_path_factory):
+    """A tiny random Llama in Hugging Face layout."""
+    d = tmp_path_factory.mktemp("split") / "hf"
+    run([GEN / "gen-llama", "--seed", "5", "-o", d, "--preset", "tiny"], check=0)
+    return d
 
 
-def resplit(src, out, max_bytes):
-    return int(run([RESPLIT, src, out, max_bytes], check=0).stdout)
+@pytest.fixture(scope="module")
+def single(hf):
+    """The model converted to one F32 GGUF (about 10 MB)."""
+    out = hf.parent / "one.gguf"
+    run([tool("wk-convert"), hf, "-o", out, "--outtype", "f32", "-q"], check=0)
+    return out
+
+
+def write_split(hf, out, max_bytes):
+    """Converts hf into a split set of files of at most max_bytes; returns the file count
+    from the closing line ("... and N more files")."""
+    p = run([tool("wk-convert"), hf, "-o", out, "--outtype", "f32",
+             "--split-max-size", str(max_bytes)], check=0)
+    words = p.stdout.split()
+    return int(words[words.index("more") - 1]) + 1 if "more" in words else 1
 
 
 def names(out, n):
@@ -43,9 +54,9 @@ def inspect_json(path):
 
 
 @pytest.fixture(scope="module")
-def split_set(single, tmp_path_factory):
+def split_set(hf, tmp_path_factory):
     out = tmp_path_factory.mktemp("set") / "m.gguf"
-    n = resplit(single, out, 2_000_000)
+    n = write_split(hf, out, 2_000_000)
     assert n >= 4
     files = names(out, n)
     assert sorted(os.listdir(out.parent)) == sorted(os.path.basename(f) for f in files)
@@ -93,9 +104,9 @@ def test_a_missing_file_is_named(split_set, tmp_path):
         p.stderr
 
 
-def test_a_set_of_one_is_a_plain_file(single, tmp_path):
+def test_a_set_of_one_is_a_plain_file(hf, single, tmp_path):
     out = tmp_path / "m.gguf"
-    assert resplit(single, out, 10**12) == 1
+    assert write_split(hf, out, 10**12) == 1
     assert os.listdir(tmp_path) == ["m.gguf"]
     assert inspect_json(out)["tensors"] == inspect_json(single)["tensors"]
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/human.h"
 #include "formats/gguf/gguf.h"
 #include "formats/source.h"
 #include "models/tensor_names.h"
@@ -142,10 +143,5 @@ void wk_inspect_meta_free(wk_inspect_meta *m);
 /* Renderings as new heap strings (NULL when out of memory). */
 char *wk_inspect_text(const wk_inspect_report *r);
 char *wk_inspect_json(const wk_inspect_report *r);
-
-/* "999", "260.0 K", "2.60 M", "1.10 B", "7.00 T": three or four significant digits. */
-void wk_human_count(uint64_t n, char *buf, size_t len);
-/* The same in binary units: "512 B", "1.50 KiB", "260.0 MiB". */
-void wk_human_bytes(uint64_t n, char *buf, size_t len);
 
 #endif
