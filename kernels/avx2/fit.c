@@ -8,13 +8,16 @@
  * moves nothing) is run on for the other lanes with that lane's updates masked off. A lane
  * left running would only repeat the no-op anyway: its state, and so the pass, is unchanged.
  * Comparisons use ordered predicates with the truth table of the C expression (!(a > b) is
- * the complement of _CMP_GT_OQ, a != b is _CMP_NEQ_UQ), so NaN lanes go the reference's way. */
+ * the complement of _CMP_GT_OQ, a != b is _CMP_NEQ_UQ), so NaN lanes go the reference's way.
+ * Rounding repeats wk_nearest_int's own steps rather than vcvtps2dq: the two agree on every
+ * number, but only the steps agree on a NaN (a zero times an infinite scale, huge inputs). */
 #include "kernels/avx2/avx2.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
 
+#include "kernels/avx2/lanes.h"
 #include "quant/fit.h"
 
 #define MAX_GROUP 32
@@ -103,15 +106,6 @@ static void store_levels(int n, const vi *v, int8_t *L)
 
 /* ---- per-lane twins of the scalar helpers ---- */
 
-/* wk_nearest_int, the same steps: limit (NaN passes, as through the C conditionals), add
- * 1.5 * 2^23, take the low mantissa bits. */
-static vi nearest_int(vf v)
-{
-    v = _mm256_min_ps(SPLAT(4194303.0f), _mm256_max_ps(SPLAT(-4194303.0f), v));
-    vi t = _mm256_castps_si256(ADD(v, SPLAT(12582912.0f)));
-    return _mm256_sub_epi32(_mm256_and_si256(t, ISPLAT(0x007fffff)), ISPLAT(0x00400000));
-}
-
 static vi clamp_int(vi v, int lo, int hi)
 {
     return _mm256_min_epi32(_mm256_max_epi32(v, ISPLAT(lo)), ISPLAT(hi));
@@ -176,7 +170,7 @@ static vf asym_fit(int n, const asym_sums *s, const vi *L, vf *d, vf *m)
 static void asym_round(int n, int nmax, const vf *x, vf offset, vf scale, vi *L)
 {
     for (int i = 0; i < n; i++)
-        L[i] = clamp_int(nearest_int(MUL(SUB(x[i], offset), scale)), 0, nmax);
+        L[i] = clamp_int(wk_nearest_int_avx2(MUL(SUB(x[i], offset), scale)), 0, nmax);
 }
 
 static void fit_asym(int n, int nmax, const wk_fit_start *st, const float *xg, const float *wg,
@@ -241,7 +235,7 @@ static vf scale_fit(int n, const vf *w, const vf *wx, const vf *q, vf *d)
 static void sym_round(int n, int nmax, const vf *x, vf scale, vi *L, vf *q)
 {
     for (int i = 0; i < n; i++) {
-        L[i] = clamp_int(nearest_int(MUL(x[i], scale)), -nmax, nmax - 1);
+        L[i] = clamp_int(wk_nearest_int_avx2(MUL(x[i], scale)), -nmax, nmax - 1);
         q[i] = to_float(L[i]);
     }
 }
@@ -262,7 +256,7 @@ static void sym_descend(int n, int nmax, const vf *x, const vf *w, const vf *wx,
             vf l = to_float(L[i]), wl = MUL(w[i], l);
             vf sxq = SUB(swxq, MUL(wx[i], l)), sq2 = SUB(swq2, MUL(wl, l));
             vf go = _mm256_and_ps(on, GT(sxq, ZERO));
-            vi nl = clamp_int(nearest_int(DIV(MUL(x[i], sq2), sxq)), -nmax, nmax - 1);
+            vi nl = clamp_int(wk_nearest_int_avx2(DIV(MUL(x[i], sq2), sxq)), -nmax, nmax - 1);
             go = _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(nl, L[i])), go);
             vf fl = to_float(nl), wfl = MUL(w[i], fl);
             sxq = ADD(sxq, MUL(wx[i], fl));
