@@ -69,8 +69,10 @@ static vi rtn_block(const float *x, const legacy_layout *t, float *d_out, float 
         int top = t->levels - 1;
         float min = wk_hmin(_mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3])));
         float max = wk_hmax(_mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3])));
-        min = x[wk_first_equal(v, 4, min)];
-        max = x[wk_first_equal(v, 4, max)];
+        if (min == 0) /* equal non-zero floats have equal bits; zeros have two signs */
+            min = x[wk_first_equal(v, 4, min)];
+        if (max == 0)
+            max = x[wk_first_equal(v, 4, max)];
         float d = (max - min) / (float)top, id = d != 0 ? 1.0f / d : 0.0f;
         for (int k = 0; k < 4; k++)
             scaled[k] = _mm256_add_ps(

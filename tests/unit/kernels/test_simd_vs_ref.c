@@ -150,7 +150,8 @@ static void fill_row(float *x, int64_t n, int kind)
             x[i] = -0.75f;
             break;
         case ROW_HUGE: /* sums of squares overflow: the searches see infinities and NaNs */
-            x[i] = ldexpf(1.0f + (float)(next_u32() % 1000) / 1000.0f, 100 + (int)(next_u32() % 28));
+            x[i] = ldexpf(1.0f + (float)(next_u32() % 1000) / 1000.0f,
+                          100 + (int)(next_u32() % 28));
             x[i] = next_u32() % 2 ? x[i] : -x[i];
             break;
         case ROW_HALVES: /* 127 first in each 32: Q8's scale is 1, x.5 are ties */
