@@ -20,11 +20,12 @@ static void iq4_group(const uint8_t *qs, float dl, float *y)
     __m128i b = _mm_loadu_si128((const __m128i *)qs);
     __m128i v[2] = {_mm_shuffle_epi8(table, _mm_and_si128(b, nib)),
                     _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(b, 4), nib))};
-    for (int k = 0; k < 2; k++)
-        for (int h = 0; h < 2; h++) {
-            __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(v[k], 8 * h)));
-            _mm256_storeu_ps(y + 16 * k + 8 * h, _mm256_mul_ps(_mm256_set1_ps(dl), q));
-        }
+    for (int k = 0; k < 2; k++) {
+        __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v[k]));
+        __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(v[k], 8)));
+        _mm256_storeu_ps(y + 16 * k, _mm256_mul_ps(_mm256_set1_ps(dl), lo));
+        _mm256_storeu_ps(y + 16 * k + 8, _mm256_mul_ps(_mm256_set1_ps(dl), hi));
+    }
 }
 
 void wk_dequant_iq4_nl_avx2(const void *src, float *y, int64_t n)

@@ -71,7 +71,7 @@ static vf to_float(vi v)
 
 static vi bits_at(vi v, int shift, int mask)
 {
-    return _mm256_and_si256(_mm256_srli_epi32(v, shift), _mm256_set1_epi32(mask));
+    return _mm256_and_si256(_mm256_srl_epi32(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi32(mask));
 }
 
 /* y[0..8) = dl * q - ml */
