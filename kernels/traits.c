@@ -25,6 +25,15 @@ static void fill_tables(void)
 
     avx2_types[WK_F16] = (wk_cpu_type_traits){wk_f16_to_f32_avx2, wk_f32_to_f16_avx2, NULL};
     avx2_types[WK_BF16] = (wk_cpu_type_traits){wk_bf16_to_f32_avx2, wk_f32_to_bf16_avx2, NULL};
+#define AVX2_QUANT(type, name)                                                                   \
+    avx2_types[type] = (wk_cpu_type_traits){wk_dequant_##name##_avx2, wk_from_float_##name##_avx2, \
+                                            wk_quantize_##name##_avx2};
+    AVX2_QUANT(WK_Q4_0, q4_0) AVX2_QUANT(WK_Q4_1, q4_1) AVX2_QUANT(WK_Q5_0, q5_0)
+    AVX2_QUANT(WK_Q5_1, q5_1) AVX2_QUANT(WK_Q8_0, q8_0) AVX2_QUANT(WK_Q8_1, q8_1)
+    AVX2_QUANT(WK_Q2_K, q2_K) AVX2_QUANT(WK_Q3_K, q3_K) AVX2_QUANT(WK_Q4_K, q4_K)
+    AVX2_QUANT(WK_Q5_K, q5_K) AVX2_QUANT(WK_Q6_K, q6_K) AVX2_QUANT(WK_Q8_K, q8_K)
+    AVX2_QUANT(WK_IQ4_NL, iq4_nl) AVX2_QUANT(WK_IQ4_XS, iq4_xs)
+#undef AVX2_QUANT
     avx2_kernels.stats_block = wk_stats_block_avx2;
 
     have_avx2 = wk_cpu_has_avx2();

@@ -134,7 +134,8 @@ static void choose_asym_scale(const float *x, const float *w, const asym_type *t
         for (int b = m0; b <= m0 + 1; b++) {
             int sa = clamp_int(a, 0, t->scale_max), mb = clamp_int(b, 0, t->scale_max);
             float err = asym_levels(x, w, t->group, t->nmax, D * (float)sa, M * (float)mb, cand);
-            if (err < best) {
+            /* the first stands when every error overflows (huge values): ls, lm always set */
+            if (err < best || (a == s0 && b == m0)) {
                 best = err;
                 *ls = (uint8_t)sa;
                 *lm = (uint8_t)mb;

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "kernels/stats.h"
+#include "quant/fit.h"
+#include "quant/quantize.h"
 
 /* half.c: twins of quant/half.c's row conversions */
 void wk_f16_to_f32_avx2(const void *src, float *dst, int64_t n);
@@ -17,5 +19,19 @@ void wk_f32_to_bf16_avx2(const float *src, void *dst, int64_t n);
 
 /* stats.c: twin of wk_stats_block_ref (kernels/stats.c) */
 void wk_stats_block_avx2(wk_moments *acc, const float *x, size_t n);
+
+/* fit.c: twins of the scale searches of quant/fit.c (8 groups in the 8 lanes) */
+extern const wk_fit_kernels wk_fit_avx2;
+
+/* quant.c, dequant.c: per quantized type of quant/quantize.h, the twins of its
+ * dequantizer and of its entry points in the type table (quant/types.h): quantize with
+ * importance (NULL or one row of n weights) and from_float without. */
+#define WK_DECLARE_QUANT_AVX2(name)                                                              \
+    void wk_dequant_##name##_avx2(const void *src, float *dst, int64_t n);                       \
+    void wk_quantize_##name##_avx2(const float *src, void *dst, int64_t n,                       \
+                                   const float *importance);                                     \
+    void wk_from_float_##name##_avx2(const float *src, void *dst, int64_t n);
+WK_QUANT_FAMILY(WK_DECLARE_QUANT_AVX2)
+#undef WK_DECLARE_QUANT_AVX2
 
 #endif

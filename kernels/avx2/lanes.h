@@ -1,0 +1,113 @@
+/* What the AVX2 quantizers and dequantizers share (include only from kernels/avx2/, built
+ * with -mavx2): loads of packed levels, reductions, lane-wise twins of scalar helpers of
+ * quant/ with the scalar's exact results, and the entry points of the searching types. */
+#ifndef WK_KERNELS_AVX2_LANES_H
+#define WK_KERNELS_AVX2_LANES_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels/avx2/avx2.h"
+
+/* The entry points of a type whose only AVX2 part is its search: the reference row code of
+ * quant/ with the AVX2 searches of fit.c. */
+#define WK_AVX2_SEARCH_ENTRY_POINTS(name)                                                        \
+    void wk_quantize_##name##_avx2(const float *src, void *dst, int64_t n, const float *imp)     \
+    {                                                                                            \
+        wk_quant_##name(src, dst, n, imp, &wk_fit_avx2);                                         \
+    }                                                                                            \
+    void wk_from_float_##name##_avx2(const float *src, void *dst, int64_t n)                     \
+    {                                                                                            \
+        wk_quant_##name(src, dst, n, NULL, &wk_fit_avx2);                                        \
+    }
+
+/* wk_nearest_int (quant/fit.h), the same steps: limit to +-(2^22 - 1) (a NaN passes, as
+ * through the C conditionals), add 1.5 * 2^23, take the low mantissa bits. */
+static inline __m256i wk_nearest_int_avx2(__m256 v)
+{
+    v = _mm256_min_ps(_mm256_set1_ps(4194303.0f), _mm256_max_ps(_mm256_set1_ps(-4194303.0f), v));
+    __m256i t = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.0f)));
+    return _mm256_sub_epi32(_mm256_and_si256(t, _mm256_set1_epi32(0x007fffff)),
+                            _mm256_set1_epi32(0x00400000));
+}
+
+/* 8 bytes from p, zero- or sign-extended to lanes */
+static inline __m256i wk_u8x8(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+
+static inline __m256i wk_i8x8(const int8_t *p)
+{
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+
+/* (int8_t) of each lane, sign-extended back to 32 bits */
+static inline __m256i wk_low_byte(__m256i v)
+{
+    return _mm256_srai_epi32(_mm256_slli_epi32(v, 24), 24);
+}
+
+/* The low bytes of the 32 lanes of q[0..3], in lane order. */
+static inline __m256i wk_bytes32(const __m256i q[4])
+{
+    const __m256i lo = _mm256_set1_epi32(0xff);
+    __m256i ab = _mm256_packus_epi32(_mm256_and_si256(q[0], lo), _mm256_and_si256(q[1], lo));
+    __m256i cd = _mm256_packus_epi32(_mm256_and_si256(q[2], lo), _mm256_and_si256(q[3], lo));
+    return _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd),
+                                       _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+static inline int wk_hsum_epi32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1)));
+}
+
+/* Horizontal max and min (exact: any order gives the same value, up to the sign of zero). */
+static inline float wk_hmax(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
+
+static inline float wk_hmin(__m256 v)
+{
+    __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_min_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
+
+static inline __m256 wk_abs_ps(__m256 v)
+{
+    return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+}
+
+/* The index of the first of the 8 * nv lanes of v equal to t (one must be). */
+static inline int wk_first_equal(const __m256 *v, int nv, float t)
+{
+    for (int k = 0; k < nv; k++) {
+        int m = _mm256_movemask_ps(_mm256_cmp_ps(v[k], _mm256_set1_ps(t), _CMP_EQ_OQ));
+        if (m)
+            return 8 * k + __builtin_ctz((unsigned)m);
+    }
+    return 0;
+}
+
+/* The value of largest magnitude among the 8 * nv values at x, the first on ties, +0 when
+ * all are zeros: the reference scans' result (fabsf(x) > amax from amax = 0). */
+static inline float wk_max_by_magnitude(const float *x, int nv, float *amax_out)
+{
+    __m256 a[32], m = _mm256_setzero_ps();
+    for (int k = 0; k < nv && k < 32; k++) {
+        a[k] = wk_abs_ps(_mm256_loadu_ps(x + 8 * k));
+        m = _mm256_max_ps(m, a[k]);
+    }
+    float amax = wk_hmax(m);
+    *amax_out = amax;
+    return amax > 0 ? x[wk_first_equal(a, nv, amax)] : 0.0f;
+}
+
+#endif
