@@ -327,6 +327,8 @@ int wk_convert_write(wk_convert_job *j, const char *out_path, const wk_convert_o
     wk_gguf_writer_opts wo = {.max_shard_bytes = o->max_shard_bytes,
                               .on_leftover = note_leftover, .leftover_ctx = o->warnings};
     int rc = choose_types(j, o, dtypes, &ftype, &total, &n_items, e);
+    if (o->file_type)
+        ftype = *o->file_type;
     if (rc == 0)
         rc = wk_gguf_writer_open_opts(out_path, &wo, &w, e);
     if (rc == 0)

@@ -44,6 +44,7 @@ typedef struct wk_convert_opts {
     const float *const *importance; /* per plan tensor: imatrix weights, or NULL */
     wk_stream_stats *stats;        /* per plan tensor: the error report, filled */
     const char *tool;              /* weightkit.tool (default "wk-convert") */
+    const uint32_t *file_type;     /* general.file_type to write (default: from the types) */
     int (*extra_kv)(void *ctx, wk_gguf_writer *w, wk_err *e); /* more metadata */
     void *ctx;
 } wk_convert_opts;
