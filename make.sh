@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 missing() { local t; for t in make cc; do command -v "$t" >/dev/null || echo "$t"; done; }
 
 if [ -n "$(missing)" ]; then
-  echo "make.sh: $(missing | paste -sd' ') not found: installing the build tools first"
+  echo "make.sh: cannot run make yet (missing: $(missing | paste -sd' ')): scripts/install-deps.sh first"
   scripts/install-deps.sh
   # Installed by package yet still not found: PATH does not reach them. Say so rather than
   # let bash print "make: command not found".

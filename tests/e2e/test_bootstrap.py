@@ -1,16 +1,17 @@
 """./make.sh, the README's entry point on a bare Debian machine: when make or cc is missing it
 runs scripts/install-deps.sh (apt-get as root, else the one command to run), then make.
 
-Each test runs the real scripts with PATH set to a folder of links to /usr/bin less make, in
-which apt-get, dpkg-query and id are stand-ins: apt-get logs its arguments and "installs" a
-make that logs how it was called, so nothing on this machine is installed or changed."""
+Each test runs the real scripts with PATH set to a folder of links to /usr/bin less make and
+node, in which apt-get, apt-cache, dpkg-query and id are stand-ins: apt-get logs its arguments
+and "installs" a make that logs how it was called, so nothing on this machine is installed or
+changed."""
 import os
 import pathlib
 import subprocess
 
 from conftest import ROOT
 
-FAKED = {"make", "apt-get", "dpkg-query", "id", "node", "npm"}
+FAKED = {"make", "apt-get", "apt-cache", "dpkg-query", "id", "node", "npm"}
 
 
 def script(path, body):
@@ -18,9 +19,10 @@ def script(path, body):
     path.chmod(0o755)
 
 
-def fake_system(tmp_path, uid=0, installed=False, have_make=False):
+def fake_system(tmp_path, uid=0, installed=False, have_make=False, nodejs="20.19.2+dfsg-1"):
     """A PATH folder standing for a Debian system: uid is what `id -u` says, installed whether
-    dpkg reports every package installed, have_make whether make is on PATH already."""
+    dpkg reports every package installed, have_make whether make is on PATH already, nodejs
+    the version apt would install (Debian 12: 18.x)."""
     bin_ = tmp_path / "bin"
     bin_.mkdir()
     for entry in os.scandir("/usr/bin"):
@@ -29,6 +31,7 @@ def fake_system(tmp_path, uid=0, installed=False, have_make=False):
     log = tmp_path / "log"
     make_body = f'echo "make $*" >> {log}\n'
     script(bin_ / "id", f'[ "$1" = -u ] && echo {uid} || exec /usr/bin/id "$@"\n')
+    script(bin_ / "apt-cache", f'echo "nodejs:"; echo "  Candidate: {nodejs}"\n')
     script(bin_ / "dpkg-query",
            "printf 'install ok installed'\n" if installed else "exit 1\n")
     # apt-get install leaves a make behind, as the real build-essential would.
@@ -55,7 +58,7 @@ def test_root_without_make_installs_then_runs_the_target(tmp_path):
     bin_, log = fake_system(tmp_path, uid=0)
     p = bootstrap(bin_, "demo")
     assert p.returncode == 0, p.stderr
-    assert "make.sh: make not found" in p.stdout
+    assert "make.sh: cannot run make yet (missing: make)" in p.stdout
     got = lines(log)
     assert got[0] == "apt-get update -qq"
     install = got[1].split()
@@ -63,6 +66,22 @@ def test_root_without_make_installs_then_runs_the_target(tmp_path):
     for pkg in ("build-essential", "pkg-config", "libcriterion-dev", "python3-pytest"):
         assert pkg in install
     assert got[2:] == ["make demo"]
+
+
+def test_node_older_than_20_is_not_installed(tmp_path):
+    # Debian 12: node-llama-cpp needs Node.js 20, so nodejs and npm would buy nothing.
+    bin_, log = fake_system(tmp_path, uid=0, nodejs="18.20.4+dfsg-1~deb12u3")
+    p = bootstrap(bin_, "demo")
+    assert p.returncode == 0, p.stderr
+    install = lines(log)[1].split()
+    assert "build-essential" in install and "nodejs" not in install and "npm" not in install
+    assert "llama.cpp cross-checks will be skipped (Debian 12 has 18" in p.stderr
+    # Node.js 20 or later from Debian: installed with the rest.
+    (tmp_path / "trixie").mkdir()
+    bin_, log = fake_system(tmp_path / "trixie", uid=0)
+    p = bootstrap(bin_, "demo")
+    assert p.returncode == 0, p.stderr
+    assert {"nodejs", "npm"} <= set(lines(log)[1].split())
 
 
 def test_user_without_make_is_told_the_one_command(tmp_path):
