@@ -2,6 +2,9 @@
 #   bench_median_s RUNS WARMUP CMD...  median wall time in seconds (hyperfine when installed,
 #                                      else a timed loop); stdout/stderr of CMD are discarded
 #   bench_rss_kb CMD...                peak resident set size in KiB (/usr/bin/time -v)
+#   bench_run1 CMD...                  one run after a sync (outside the timing), stdout and
+#                                      stderr discarded: "<wall s> <user+sys CPU s> <peak RSS KiB>"
+#   bench_spread VALUES...             "<median> <min> <max>" of the values
 #   bench_row NAME FIGURE TARGET NOTE  one line of the results table
 #   bench_machine                      one line describing the machine and its current load
 
@@ -35,6 +38,23 @@ bench_rss_kb() {
   rm -f "$tmp"
 }
 
+bench_run1() {
+  local tmp t0 t1; tmp=$(mktemp)
+  sync
+  t0=$EPOCHREALTIME
+  # Wall time from the shell's clock: time(1) rounds it to 10 ms.
+  /usr/bin/time -f '%U %S %M' -o "$tmp" "$@" >/dev/null 2>"$tmp.err" ||
+    { echo "bench: failed: $*" >&2; cat "$tmp.err" >&2; rm -f "$tmp" "$tmp.err"; return 1; }
+  t1=$EPOCHREALTIME
+  awk -v a="$t0" -v b="$t1" '{ c = $1 + $2; r = $3 } END { printf "%.3f %.2f %d\n", b - a, c, r }' "$tmp"
+  rm -f "$tmp" "$tmp.err"
+}
+
+bench_spread() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+    END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
+}
+
 bench_row() {
   printf '  %-50s %12s   %-10s %s\n' "$1" "$2" "$3" "$4"
 }
@@ -42,7 +62,9 @@ bench_row() {
 bench_machine() {
   local cpu
   cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
-  printf '%s, %s cores, %s GiB RAM, %s (load average %s)\n' "${cpu:-unknown CPU}" "$(nproc)" \
+  # nproc alone would print OMP_NUM_THREADS when it is set.
+  printf '%s, %s cores, %s GiB RAM, %s (load average %s)\n' "${cpu:-unknown CPU}" \
+    "$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" \
     "$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" "$(uname -sr)" \
     "$(cut -d' ' -f1 /proc/loadavg)"
 }
