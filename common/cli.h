@@ -91,6 +91,11 @@ typedef struct wk_tool {
  * WK_EXIT_OK (--help, --version) or WK_EXIT_USAGE. */
 int wk_cli_parse(const wk_tool *t, int argc, char **argv, char ***args, int *n_args);
 
+/* Called first in a tool's main: makes OpenMP's idle threads sleep rather than spin. When
+ * OMP_WAIT_POLICY is unset it sets PASSIVE and executes the tool again (libgomp reads the
+ * variable only when it is loaded); a user's own setting is kept. */
+void wk_cli_passive_openmp(char **argv);
+
 /* The same without printing: 0 to go on, 1 for --help, 2 for --version (the first one
  * met wins), or -1 with the usage error's message in e. */
 int wk_cli_parse_quiet(const wk_tool *t, int argc, char **argv, char ***args, int *n_args,

@@ -43,6 +43,7 @@ static void say_done(const wk_tool *tool, const char *out, const wk_convert_resu
 
 int main(int argc, char **argv)
 {
+    wk_cli_passive_openmp(argv);
     const char *out = NULL;
     bool quiet = false;
     wk_convert_opts o = {.outtype = WK_OUTTYPE_F16};

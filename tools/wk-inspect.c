@@ -11,6 +11,7 @@
 
 int main(int argc, char **argv)
 {
+    wk_cli_passive_openmp(argv);
     wk_inspect_opts o = {0};
     wk_open_opts open_opts = {0};
     bool json = false;

@@ -104,6 +104,7 @@ static bool same_file(const char *a, const char *b)
 
 int main(int argc, char **argv)
 {
+    wk_cli_passive_openmp(argv);
     wk_quantize_opts o = {.output_type = -1, .embedding_type = -1};
     rules r = {0};
     bool json = false, quiet = false, verbose = false;

@@ -223,6 +223,8 @@ static cJSON *totals(const wk_inspect_totals *t, const wk_inspect_totals *all)
     wk_human_bytes(t->bytes, buf, sizeof buf);
     cJSON_AddStringToObject(o, "bytes_human", buf);
     add_u64(o, "shared", t->shared);
+    cJSON_AddNumberToObject(o, "bits_per_weight",
+                            t->params ? 8.0 * (double)t->bytes / (double)t->params : 0);
     if (all) {
         cJSON_AddNumberToObject(o, "parameters_pct",
                                 all->params ? 100.0 * (double)t->params / (double)all->params : 0);

@@ -318,16 +318,16 @@ static void summary(FILE *f, const wk_inspect_report *r)
 static void category_line(FILE *f, const char *name, const wk_inspect_totals *c,
                           const wk_inspect_totals *all)
 {
-    fprintf(f, "%-12s %8llu %15llu %8.2f%% %15llu %8.2f%%\n", name,
+    fprintf(f, "%-12s %8llu %15llu %8.2f%% %15llu %8.2f%% %7.2f\n", name,
             (unsigned long long)c->tensors, (unsigned long long)c->params,
             pct(c->params, all->params), (unsigned long long)c->bytes,
-            pct(c->bytes, all->bytes));
+            pct(c->bytes, all->bytes), c->params ? 8.0 * (double)c->bytes / (double)c->params : 0);
 }
 
 static void categories(FILE *f, const wk_inspect_report *r)
 {
-    fprintf(f, "%-12s %8s %15s %9s %15s %9s\n", "Category", "Tensors", "Parameters", "Params%",
-            "Bytes", "Bytes%");
+    fprintf(f, "%-12s %8s %15s %9s %15s %9s %7s\n", "Category", "Tensors", "Parameters",
+            "Params%", "Bytes", "Bytes%", "Bits/w");
     for (int c = 0; c < WK_CAT_COUNT; c++)
         if (r->by_category[c].tensors)
             category_line(f, wk_category_name((wk_category)c), &r->by_category[c], &r->total);
