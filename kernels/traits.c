@@ -21,7 +21,7 @@ static void fill_tables(void)
         ref_types[t].from_float = wk_type((wk_dtype)t)->from_float;
         ref_types[t].quantize = wk_type((wk_dtype)t)->quantize;
     }
-    ref_kernels.stats_block = wk_stats_block_ref;
+    ref_kernels = (wk_cpu_kernels){wk_stats_block_ref, wk_first_nonfinite_ref, wk_row_error_ref};
 
     avx2_types[WK_F16] = (wk_cpu_type_traits){wk_f16_to_f32_avx2, wk_f32_to_f16_avx2, NULL};
     avx2_types[WK_BF16] = (wk_cpu_type_traits){wk_bf16_to_f32_avx2, wk_f32_to_bf16_avx2, NULL};
@@ -34,7 +34,8 @@ static void fill_tables(void)
     AVX2_QUANT(WK_Q5_K, q5_K) AVX2_QUANT(WK_Q6_K, q6_K) AVX2_QUANT(WK_Q8_K, q8_K)
     AVX2_QUANT(WK_IQ4_NL, iq4_nl) AVX2_QUANT(WK_IQ4_XS, iq4_xs)
 #undef AVX2_QUANT
-    avx2_kernels.stats_block = wk_stats_block_avx2;
+    avx2_kernels = (wk_cpu_kernels){wk_stats_block_avx2, wk_first_nonfinite_avx2,
+                                    wk_row_error_avx2};
 
     have_avx2 = wk_cpu_has_avx2();
     memcpy(chosen_types, ref_types, sizeof chosen_types);

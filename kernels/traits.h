@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "kernels/rowcheck.h"
 #include "kernels/stats.h"
 #include "quant/types.h"
 
@@ -24,6 +25,8 @@ typedef void (*wk_stats_block_fn)(wk_moments *acc, const float *x, size_t n);
 
 typedef struct wk_cpu_kernels {
     wk_stats_block_fn stats_block;
+    int64_t (*first_nonfinite)(const float *x, int64_t n);
+    void (*row_error)(const float *x, const float *y, int64_t n, wk_row_error *acc);
 } wk_cpu_kernels;
 
 const wk_cpu_type_traits *wk_cpu_type(wk_dtype t);

@@ -32,15 +32,13 @@ static void encode_row(const wk_stream_job *j, const void *in, void *out, float 
                        row_result *res)
 {
     const wk_cpu_type_traits *st = wk_cpu_type(j->src_type), *dt = wk_cpu_type(j->dst_type);
+    const wk_cpu_kernels *k = wk_cpu_kernels_get();
     int64_t n = (int64_t)j->cols;
     res->bad = -1;
     st->to_float(in, x, n);
     if (dt->quantize) { /* a NaN or infinity would poison a block's scale: refuse it */
-        for (int64_t i = 0; i < n; i++)
-            if (!isfinite(x[i])) {
-                res->bad = i;
-                return;
-            }
+        if ((res->bad = k->first_nonfinite(x, n)) >= 0)
+            return;
         dt->quantize(x, out, n, j->importance);
     } else {
         dt->from_float(x, out, n);
@@ -48,12 +46,11 @@ static void encode_row(const wk_stream_job *j, const void *in, void *out, float 
     if (!j->stats)
         return;
     dt->to_float(out, back, n);
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)x[i] - back[i];
-        res->sq_err += d * d;
-        res->sq += (double)x[i] * x[i];
-        res->max_err = fabs(d) > res->max_err ? fabs(d) : res->max_err;
-    }
+    wk_row_error err = {0};
+    k->row_error(x, back, n, &err);
+    res->sq_err = err.sq_err;
+    res->sq = err.sq;
+    res->max_err = err.max_err;
 }
 
 /* Rows [r0, r1) into dst, with scratch for two rows per thread and a result per row. */

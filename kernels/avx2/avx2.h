@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/rowcheck.h"
 #include "kernels/stats.h"
 #include "quant/fit.h"
 #include "quant/quantize.h"
@@ -16,6 +17,10 @@ void wk_f16_to_f32_avx2(const void *src, float *dst, int64_t n);
 void wk_f32_to_f16_avx2(const float *src, void *dst, int64_t n);
 void wk_bf16_to_f32_avx2(const void *src, float *dst, int64_t n);
 void wk_f32_to_bf16_avx2(const float *src, void *dst, int64_t n);
+
+/* rowcheck.c: twins of kernels/rowcheck.c */
+int64_t wk_first_nonfinite_avx2(const float *x, int64_t n);
+void wk_row_error_avx2(const float *x, const float *y, int64_t n, wk_row_error *acc);
 
 /* stats.c: twin of wk_stats_block_ref (kernels/stats.c) */
 void wk_stats_block_avx2(wk_moments *acc, const float *x, size_t n);
