@@ -278,4 +278,66 @@ static void fit_nl(int n, const wk_fit_start *st, const float *x, const float *w
         fit_nl_group(n, st, x + g * n, w + g * n, L + g * n, &d[g]);
 }
 
-const wk_fit_kernels wk_fit_ref = {fit_asym, fit_sym, fit_nl};
+/* ---- picking among stored scales ---- */
+
+static float asym_levels(int n, int nmax, const float *x, const float *w, float dq, float mq,
+                         uint8_t *L)
+{
+    float err = 0;
+    for (int i = 0; i < n; i++) {
+        int l = dq != 0 ? clamp_int(wk_nearest_int((x[i] + mq) / dq), 0, nmax) : 0;
+        float diff = dq * (float)l - mq - x[i];
+        L[i] = (uint8_t)l;
+        err += w[i] * diff * diff;
+    }
+    return err;
+}
+
+static void asym_pick(int n, int nmax, int k, const float *x, const float *w, const float *dq,
+                      const float *mq, uint8_t *L, int *best)
+{
+    uint8_t cand[MAX_GROUP];
+    for (int g = 0; g < WK_FIT_GROUPS; g++) {
+        float least = 0;
+        for (int c = 0; c < k; c++) {
+            float err = asym_levels(n, nmax, x + g * n, w + g * n, dq[g * k + c], mq[g * k + c],
+                                    cand);
+            if (c == 0 || err < least) {
+                least = err;
+                best[g] = c;
+                memcpy(L + g * n, cand, (size_t)n);
+            }
+        }
+    }
+}
+
+static float sym_levels(int n, int nmax, const float *x, const float *w, float dq, int8_t *L)
+{
+    float err = 0;
+    for (int i = 0; i < n; i++) {
+        int l = dq != 0 ? clamp_int(wk_nearest_int(x[i] / dq), -nmax, nmax - 1) : 0;
+        float diff = dq * (float)l - x[i];
+        L[i] = (int8_t)l;
+        err += w[i] * diff * diff;
+    }
+    return err;
+}
+
+static void sym_pick(int n, int nmax, int k, const float *x, const float *w, const float *dq,
+                     int8_t *L, int *best)
+{
+    int8_t cand[MAX_GROUP];
+    for (int g = 0; g < WK_FIT_GROUPS; g++) {
+        float least = 0;
+        for (int c = 0; c < k; c++) {
+            float err = sym_levels(n, nmax, x + g * n, w + g * n, dq[g * k + c], cand);
+            if (c == 0 || err < least) {
+                least = err;
+                best[g] = c;
+                memcpy(L + g * n, cand, (size_t)n);
+            }
+        }
+    }
+}
+
+const wk_fit_kernels wk_fit_ref = {fit_asym, fit_sym, fit_nl, asym_pick, sym_pick};

@@ -42,6 +42,16 @@ typedef struct wk_fit_kernels {
     /* L[g*n + i] in [0, 16) indexing WK_IQ4_VALUES */
     void (*nl)(int n, const wk_fit_start *s, const float *x, const float *w, uint8_t *L,
                float *d);
+    /* Once a group's scale is stored on the super-block's coarse grid: k candidate stored
+     * scales per group (dq[g*k + c], and for asym minimums mq, xhat = dq * l - mq). Each
+     * candidate's levels are rounded as a reader reconstructs them (l = round((x + mq) / dq)
+     * clamped, 0 when dq is 0) and its weighted error summed in element order; per group the
+     * first candidate stands and a later one replaces it only with a smaller error: its index
+     * goes to best[g], its levels to L. */
+    void (*asym_pick)(int n, int nmax, int k, const float *x, const float *w, const float *dq,
+                      const float *mq, uint8_t *L, int *best);
+    void (*sym_pick)(int n, int nmax, int k, const float *x, const float *w, const float *dq,
+                     int8_t *L, int *best);
 } wk_fit_kernels;
 
 /* The scalar reference searches. */

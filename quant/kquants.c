@@ -106,41 +106,20 @@ static const float Q6_K_OFFSETS[] = {-0.9f, -0.7f, -0.5f, -0.3f, -0.1f,
 static const wk_fit_start Q3_K_START = START(Q3_K_OFFSETS);
 static const wk_fit_start Q6_K_START = START(Q6_K_OFFSETS);
 
-/* Levels of one group for the stored scale dq and minimum mq (xhat = dq * l - mq), and the
- * weighted error they leave. */
-static float asym_levels(const float *x, const float *w, int n, int nmax, float dq, float mq,
-                         uint8_t *L)
+/* The stored (scale, minimum) candidates of a group against the super-block's D and M:
+ * both roundings of each, rather than the nearest, since a coarse scale (4 or 6 bits) can be
+ * off by up to half a step; the pick (quant/fit.h) keeps the pair that leaves the least error
+ * once the group is rounded to it. Returns the integer pairs in si, mi. */
+static void asym_candidates(const asym_type *t, float D, float M, float d, float m, float *dq,
+                            float *mq, int *si, int *mi)
 {
-    float err = 0;
-    for (int i = 0; i < n; i++) {
-        int l = dq != 0 ? clamp_int(wk_nearest_int((x[i] + mq) / dq), 0, nmax) : 0;
-        float diff = dq * (float)l - mq - x[i];
-        L[i] = (uint8_t)l;
-        err += w[i] * diff * diff;
-    }
-    return err;
-}
-
-/* The integer scale and minimum of a group (against the super-block's D and M) that leave
- * the least error once the group is rounded to them: both roundings of each, rather than the
- * nearest, since a coarse scale (4 or 6 bits) can be off by up to half a step. */
-static void choose_asym_scale(const float *x, const float *w, const asym_type *t, float D,
-                              float M, float d, float m, uint8_t *ls, uint8_t *lm, uint8_t *L)
-{
-    int s0 = D > 0 ? (int)floorf(d / D) : 0, m0 = M > 0 ? (int)floorf(m / M) : 0;
-    float best = INFINITY;
-    uint8_t cand[32];
+    int s0 = D > 0 ? (int)floorf(d / D) : 0, m0 = M > 0 ? (int)floorf(m / M) : 0, c = 0;
     for (int a = s0; a <= s0 + 1; a++)
-        for (int b = m0; b <= m0 + 1; b++) {
-            int sa = clamp_int(a, 0, t->scale_max), mb = clamp_int(b, 0, t->scale_max);
-            float err = asym_levels(x, w, t->group, t->nmax, D * (float)sa, M * (float)mb, cand);
-            /* the first stands when every error overflows (huge values): ls, lm always set */
-            if (err < best || (a == s0 && b == m0)) {
-                best = err;
-                *ls = (uint8_t)sa;
-                *lm = (uint8_t)mb;
-                memcpy(L, cand, (size_t)t->group);
-            }
+        for (int b = m0; b <= m0 + 1; b++, c++) {
+            si[c] = clamp_int(a, 0, t->scale_max);
+            mi[c] = clamp_int(b, 0, t->scale_max);
+            dq[c] = D * (float)si[c];
+            mq[c] = M * (float)mi[c];
         }
 }
 
@@ -166,9 +145,17 @@ static void quant_asym_block(const float *x, const float *importance, const asym
     *D = wk_f32_to_f16(max_d / (float)t->scale_max);
     *M = wk_f32_to_f16(max_m / (float)t->scale_max);
     float df = wk_f16_to_f32(*D), mf = wk_f16_to_f32(*M);
+    float dq[16 * 4], mq[16 * 4];
+    int si[16 * 4], mi[16 * 4], best[16];
     for (int g = 0; g < ng; g++)
-        choose_asym_scale(x + g * t->group, w + g * t->group, t, df, mf, d[g], m[g], &ls[g],
-                          &lm[g], L + g * t->group);
+        asym_candidates(t, df, mf, d[g], m[g], dq + 4 * g, mq + 4 * g, si + 4 * g, mi + 4 * g);
+    for (int g = 0; g < ng; g += WK_FIT_GROUPS)
+        fit->asym_pick(t->group, t->nmax, 4, x + g * t->group, w + g * t->group, dq + 4 * g,
+                       mq + 4 * g, L + g * t->group, best + g);
+    for (int g = 0; g < ng; g++) {
+        ls[g] = (uint8_t)si[4 * g + best[g]];
+        lm[g] = (uint8_t)mi[4 * g + best[g]];
+    }
 }
 
 void wk_quant_q2_K(const float *x, void *dst, int64_t n, const float *importance,
@@ -244,37 +231,26 @@ static float sym_groups(const float *x, const float *w, int nmax, const wk_fit_s
     return max;
 }
 
-/* Levels of one group of 16 for the stored scale dq, and the weighted error they leave. */
-static float sym_levels(const float *x, const float *w, float dq, int nmax, int8_t *L)
+/* The 16 group scales stored as integers in [lo, hi] against the super-block's D: for each
+ * group both roundings of scale / D, the one that leaves the least error once the group is
+ * rounded to it (see asym_candidates); the levels go to L. */
+static void store_sym_scales(const float *x, const float *w, float D, const float *scales,
+                             int lo, int hi, int nmax, const wk_fit_kernels *fit, int8_t *L,
+                             int *stored)
 {
-    float err = 0;
-    for (int i = 0; i < 16; i++) {
-        int l = dq != 0 ? clamp_int(wk_nearest_int(x[i] / dq), -nmax, nmax - 1) : 0;
-        float diff = dq * (float)l - x[i];
-        L[i] = (int8_t)l;
-        err += w[i] * diff * diff;
-    }
-    return err;
-}
-
-/* The integer group scale in [lo, hi] (against the super-block's D) that leaves the least
- * error once the group is rounded to it: both roundings of d / D (see choose_asym_scale). */
-static int choose_sym_scale(const float *x, const float *w, float D, float d, int lo, int hi,
-                            int nmax, int8_t *L)
-{
-    int s0 = D != 0 ? (int)floorf(d / D) : 0, best_s = 0;
-    float best = INFINITY;
-    int8_t cand[16];
-    for (int a = s0; a <= s0 + 1; a++) {
-        int sa = clamp_int(a, lo, hi);
-        float err = sym_levels(x, w, D * (float)sa, nmax, cand);
-        if (err < best) {
-            best = err;
-            best_s = sa;
-            memcpy(L, cand, sizeof cand);
+    float dq[32];
+    int si[32], best[16];
+    for (int g = 0; g < 16; g++) {
+        int s0 = D != 0 ? (int)floorf(scales[g] / D) : 0;
+        for (int c = 0; c < 2; c++) {
+            si[2 * g + c] = clamp_int(s0 + c, lo, hi);
+            dq[2 * g + c] = D * (float)si[2 * g + c];
         }
     }
-    return best_s;
+    for (int g = 0; g < 16; g += WK_FIT_GROUPS)
+        fit->sym_pick(16, nmax, 2, x + 16 * g, w + 16 * g, dq + 2 * g, L + 16 * g, best + g);
+    for (int g = 0; g < 16; g++)
+        stored[g] = si[2 * g + best[g]];
 }
 
 void wk_quant_q3_K(const float *x, void *dst, int64_t n, const float *importance,
@@ -291,9 +267,10 @@ void wk_quant_q3_K(const float *x, void *dst, int64_t n, const float *importance
         float iscale = max != 0 ? -32.0f / max : 0.0f;
         y[i].d = wk_f32_to_f16(max != 0 ? 1.0f / iscale : 0.0f);
         float D = wk_f16_to_f32(y[i].d);
+        int stored[16];
+        store_sym_scales(x, w, D, scales, -32, 31, 4, fit, L, stored);
         for (int g = 0; g < 16; g++) {
-            int l = choose_sym_scale(x + 16 * g, w + 16 * g, D, scales[g], -32, 31, 4, L + 16 * g);
-            l += 32; /* 6 bits: low four in nibbles of scales[0..7], high two in [8..11] */
+            int l = stored[g] + 32; /* 6 bits: low four in nibbles of scales[0..7], high two in [8..11] */
             y[i].scales[g % 8] |= (uint8_t)((l & 0xf) << (4 * (g / 8)));
             y[i].scales[8 + g % 4] |= (uint8_t)((l >> 4) << (2 * (g / 4)));
         }
@@ -322,9 +299,10 @@ void wk_quant_q6_K(const float *x, void *dst, int64_t n, const float *importance
         float iscale = -128.0f / max;
         y[i].d = wk_f32_to_f16(1.0f / iscale);
         float D = wk_f16_to_f32(y[i].d);
+        int stored[16];
+        store_sym_scales(x, w, D, scales, -128, 127, 32, fit, L, stored);
         for (int g = 0; g < 16; g++)
-            y[i].scales[g] = (int8_t)choose_sym_scale(x + 16 * g, w + 16 * g, D, scales[g], -128,
-                                                      127, 32, L + 16 * g);
+            y[i].scales[g] = (int8_t)stored[g];
         for (int h = 0; h < 2; h++) { /* halves of 128: ql 64 bytes, qh 32 bytes each */
             const int8_t *q = L + 128 * h;
             uint8_t *ql = y[i].ql + 64 * h, *qh = y[i].qh + 32 * h;

@@ -376,4 +376,67 @@ static void fit_nl(int n, const wk_fit_start *st, const float *xg, const float *
     store_levels(n, L, (int8_t *)Lg); /* indices 0..15: the same bytes */
 }
 
-const wk_fit_kernels wk_fit_avx2 = {fit_asym, fit_sym, fit_nl};
+/* ---- picking among stored scales (twins of asym_pick and sym_pick in quant/fit.c) ---- */
+
+/* Lane g of the candidate c of each group: v[g * k + c]. */
+static vf gather_candidate(const float *v, int k, int c)
+{
+    return _mm256_setr_ps(v[c], v[k + c], v[2 * k + c], v[3 * k + c], v[4 * k + c],
+                          v[5 * k + c], v[6 * k + c], v[7 * k + c]);
+}
+
+/* Keeps the candidate c where it is first or leaves less error than the best so far. */
+static void pick_lanes(int n, int c, vf err, vf *least, vi *best, const vi *cand, vi *L)
+{
+    vf take = c == 0 ? _mm256_castsi256_ps(ISPLAT(-1)) : _mm256_cmp_ps(err, *least, _CMP_LT_OQ);
+    *least = BLEND(*least, err, take);
+    *best = IBLEND(*best, ISPLAT(c), take);
+    for (int i = 0; i < n; i++)
+        L[i] = IBLEND(L[i], cand[i], take);
+}
+
+static void asym_pick(int n, int nmax, int k, const float *xg, const float *wg, const float *dq,
+                      const float *mq, uint8_t *Lg, int *best_g)
+{
+    vf x[MAX_GROUP], w[MAX_GROUP], least = ZERO;
+    vi L[MAX_GROUP], cand[MAX_GROUP], best = _mm256_setzero_si256();
+    load_columns(n, xg, x);
+    load_columns(n, wg, w);
+    for (int c = 0; c < k; c++) {
+        vf d = gather_candidate(dq, k, c), m = gather_candidate(mq, k, c);
+        vf nonzero = _mm256_cmp_ps(d, ZERO, _CMP_NEQ_UQ), err = ZERO;
+        for (int i = 0; i < n; i++) {
+            vi l = clamp_int(wk_nearest_int_avx2(DIV(ADD(x[i], m), d)), 0, nmax);
+            cand[i] = _mm256_and_si256(l, _mm256_castps_si256(nonzero));
+            vf diff = SUB(SUB(MUL(d, to_float(cand[i])), m), x[i]);
+            err = ADD(err, MUL(MUL(w[i], diff), diff));
+        }
+        pick_lanes(n, c, err, &least, &best, cand, L);
+    }
+    _mm256_storeu_si256((vi *)best_g, best);
+    store_levels(n, L, (int8_t *)Lg); /* levels 0..nmax < 128: the same bytes */
+}
+
+static void sym_pick(int n, int nmax, int k, const float *xg, const float *wg, const float *dq,
+                     int8_t *Lg, int *best_g)
+{
+    vf x[MAX_GROUP], w[MAX_GROUP], least = ZERO;
+    vi L[MAX_GROUP], cand[MAX_GROUP], best = _mm256_setzero_si256();
+    load_columns(n, xg, x);
+    load_columns(n, wg, w);
+    for (int c = 0; c < k; c++) {
+        vf d = gather_candidate(dq, k, c);
+        vf nonzero = _mm256_cmp_ps(d, ZERO, _CMP_NEQ_UQ), err = ZERO;
+        for (int i = 0; i < n; i++) {
+            vi l = clamp_int(wk_nearest_int_avx2(DIV(x[i], d)), -nmax, nmax - 1);
+            cand[i] = _mm256_and_si256(l, _mm256_castps_si256(nonzero));
+            vf diff = SUB(MUL(d, to_float(cand[i])), x[i]);
+            err = ADD(err, MUL(MUL(w[i], diff), diff));
+        }
+        pick_lanes(n, c, err, &least, &best, cand, L);
+    }
+    _mm256_storeu_si256((vi *)best_g, best);
+    store_levels(n, L, Lg);
+}
+
+const wk_fit_kernels wk_fit_avx2 = {fit_asym, fit_sym, fit_nl, asym_pick, sym_pick};
