@@ -35,6 +35,8 @@ struct wk_convert_job {
     long *src_of;       /* per plan tensor: its source tensor, or -1 */
 };
 
+/* ---- output types ---- */
+
 /* The type each fixed --outtype writes. */
 static const wk_dtype OUTTYPE_DTYPE[] = {[WK_OUTTYPE_F32] = WK_F32, [WK_OUTTYPE_F16] = WK_F16,
                                          [WK_OUTTYPE_BF16] = WK_BF16};
@@ -80,6 +82,8 @@ void wk_convert_rows_cols(const wk_conv_tensor *t, uint64_t *rows, uint64_t *col
         *rows = 1;
     }
 }
+
+/* ---- matching the checkpoint, and the checks before anything is written ---- */
 
 /* Pairs every checkpoint tensor with the plan: src_of[j] is the source index of plan
  * tensor j, or -1. */
@@ -197,6 +201,8 @@ static int check_dropped(wk_source *s, const wk_conv_plan *p, const long *src_of
     }
     return 0;
 }
+
+/* ---- writing ---- */
 
 static bool written(const wk_convert_job *j, size_t k)
 {
@@ -377,6 +383,8 @@ char *wk_convert_default_output(const wk_convert_job *j, wk_outtype o)
     snprintf(name, sizeof name, "%s-%s.gguf", basename(real), type);
     return wk_path_join(j->dir, name);
 }
+
+/* ---- the job ---- */
 
 int wk_convert_open(const char *dir, const char *state_dict_key, bool no_weights,
                     wk_convert_job **out, wk_err *e)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: what weightkit shows a user, on a small random Llama made on the spot.
 # Usage: scripts/demo.sh BIN BUILD   (the Makefile's tool and build directories)
-# Generates demo-out/tiny-llama (gen-llama --preset tiny: 4 layers, 3.4M parameters,
-# bf16), inspects it (summary, per-tensor statistics, a histogram), converts it to GGUF
-# when wk-convert is built, inspects the GGUF and runs it in llama.cpp, and shows a
-# malicious PyTorch checkpoint being refused. Any failing step stops the demo.
+# Generates demo-out/tiny-llama (gen-llama --preset tiny with 768-wide feed-forward rows:
+# 4 layers, bf16), inspects it (summary, per-tensor statistics, a histogram), converts it to
+# GGUF, inspects the GGUF and runs it in llama.cpp, quantizes it to Q4_K_M straight from the
+# checkpoint and runs that too, and shows a malicious PyTorch checkpoint being refused. Any failing step stops the demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ BUILD=${2:-build}
 OUT=demo-out
 MODEL=$OUT/tiny-llama
 GGUF=$OUT/tiny-llama-f16.gguf
+QGGUF=$OUT/tiny-llama-q4_k_m.gguf
 
 die() { echo "demo: $*" >&2; exit 1; }
 if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD= PLAIN=; fi
@@ -41,7 +42,7 @@ mkdir -p "$OUT"
 start=$(date +%s.%N)
 
 step "Generate a tiny random Llama (Hugging Face layout)" \
-  "$BUILD/gen/gen-llama" --preset tiny --seed 1 -o "$MODEL"
+  "$BUILD/gen/gen-llama" --preset tiny --ffn 768 --seed 1 -o "$MODEL"
 step "Files in the model directory" ls -l "$MODEL"
 step "Inspect: summary, categories, tensor table (headers only)" "$BIN/wk-inspect" "$MODEL"
 step "Per-tensor statistics for layer 0" \
@@ -59,6 +60,19 @@ if [ -x "$BIN/wk-convert" ]; then
   fi
 else
   printf '\n(%s/wk-convert is not built: skipping the GGUF steps)\n' "$BIN"
+fi
+
+if [ -x "$BIN/wk-quantize" ]; then
+  step "Plan a Q4_K_M quantization (types per tensor, sizes; nothing written)" \
+    "$BIN/wk-quantize" "$MODEL" Q4_K_M --dry-run
+  step "Quantize straight from the checkpoint to Q4_K_M (error per tensor)" \
+    "$BIN/wk-quantize" "$MODEL" "$QGGUF" Q4_K_M -q
+  step "Inspect the quantized GGUF: bits per weight per category, checksums" \
+    "$BIN/wk-inspect" --stats --filter 'blk.0.*' "$QGGUF"
+  if [ -d tests/node/node_modules/node-llama-cpp ] && command -v node >/dev/null; then
+    step "Run the Q4_K_M file in llama.cpp" \
+      node tests/node/generate.mjs "$QGGUF" "Once upon a time" 16
+  fi
 fi
 
 # A pickle that torch.load would turn into os.system("touch pwned"): weightkit only reads it.
