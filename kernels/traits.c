@@ -20,20 +20,27 @@ static void fill_tables(void)
         ref_types[t].to_float = wk_type((wk_dtype)t)->to_float;
         ref_types[t].from_float = wk_type((wk_dtype)t)->from_float;
         ref_types[t].quantize = wk_type((wk_dtype)t)->quantize;
+        ref_types[t].vec_dot = wk_vec_dot_ref((wk_dtype)t);
+        ref_types[t].vec_dot_type = wk_vec_dot_type((wk_dtype)t);
     }
     ref_kernels = (wk_cpu_kernels){wk_stats_block_ref, wk_first_nonfinite_ref, wk_row_error_ref};
 
-    avx2_types[WK_F16] = (wk_cpu_type_traits){wk_f16_to_f32_avx2, wk_f32_to_f16_avx2, NULL};
-    avx2_types[WK_BF16] = (wk_cpu_type_traits){wk_bf16_to_f32_avx2, wk_f32_to_bf16_avx2, NULL};
+    avx2_types[WK_F16] = (wk_cpu_type_traits){.to_float = wk_f16_to_f32_avx2,
+                                              .from_float = wk_f32_to_f16_avx2};
+    avx2_types[WK_BF16] = (wk_cpu_type_traits){.to_float = wk_bf16_to_f32_avx2,
+                                               .from_float = wk_f32_to_bf16_avx2};
 #define AVX2_QUANT(type, name)                                                                   \
-    avx2_types[type] = (wk_cpu_type_traits){wk_dequant_##name##_avx2, wk_from_float_##name##_avx2, \
-                                            wk_quantize_##name##_avx2};
+    avx2_types[type] = (wk_cpu_type_traits){.to_float = wk_dequant_##name##_avx2,                 \
+                                            .from_float = wk_from_float_##name##_avx2,            \
+                                            .quantize = wk_quantize_##name##_avx2};
     AVX2_QUANT(WK_Q4_0, q4_0) AVX2_QUANT(WK_Q4_1, q4_1) AVX2_QUANT(WK_Q5_0, q5_0)
     AVX2_QUANT(WK_Q5_1, q5_1) AVX2_QUANT(WK_Q8_0, q8_0) AVX2_QUANT(WK_Q8_1, q8_1)
     AVX2_QUANT(WK_Q2_K, q2_K) AVX2_QUANT(WK_Q3_K, q3_K) AVX2_QUANT(WK_Q4_K, q4_K)
     AVX2_QUANT(WK_Q5_K, q5_K) AVX2_QUANT(WK_Q6_K, q6_K) AVX2_QUANT(WK_Q8_K, q8_K)
     AVX2_QUANT(WK_IQ4_NL, iq4_nl) AVX2_QUANT(WK_IQ4_XS, iq4_xs)
 #undef AVX2_QUANT
+    for (int t = 0; t < WK_DTYPE_COUNT; t++) /* a twin multiplies with the same activations */
+        avx2_types[t].vec_dot_type = ref_types[t].vec_dot_type;
     avx2_kernels = (wk_cpu_kernels){wk_stats_block_avx2, wk_first_nonfinite_avx2,
                                     wk_row_error_avx2};
 
@@ -49,6 +56,8 @@ static void fill_tables(void)
             chosen_types[t].from_float = avx2_types[t].from_float;
         if (avx2_types[t].quantize)
             chosen_types[t].quantize = avx2_types[t].quantize;
+        if (avx2_types[t].vec_dot)
+            chosen_types[t].vec_dot = avx2_types[t].vec_dot;
     }
     chosen_kernels = avx2_kernels;
 }

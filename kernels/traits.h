@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "kernels/dot.h"
 #include "kernels/rowcheck.h"
 #include "kernels/stats.h"
 #include "quant/types.h"
@@ -19,6 +20,8 @@ typedef struct wk_cpu_type_traits {
     wk_to_float_fn to_float;     /* NULL: cannot decode */
     wk_from_float_fn from_float; /* NULL: cannot encode */
     wk_quantize_fn quantize;     /* quantized types: encode with importance; else NULL */
+    wk_vec_dot_fn vec_dot;       /* weight row . activation row (kernels/dot.h), or NULL */
+    wk_dtype vec_dot_type;       /* the activations' type for vec_dot */
 } wk_cpu_type_traits;
 
 typedef void (*wk_stats_block_fn)(wk_moments *acc, const float *x, size_t n);

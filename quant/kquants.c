@@ -62,7 +62,7 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 
 /* ---- 6-bit scales and minimums of Q4_K and Q5_K (ggml get_scale_min_k4) ---- */
 
-static void scale_min_get(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
+void wk_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
 {
     if (j < 4) {
         *sc = q[j] & 63;
@@ -391,9 +391,9 @@ void wk_dequant_q4_K(const void *src, float *y, int64_t n)
         const uint8_t *q = b[i].qs;
         for (int j = 0; j < 8; j += 2, q += 32) {
             uint8_t sc, m;
-            scale_min_get(j, b[i].scales, &sc, &m);
+            wk_k4_scale_min(j, b[i].scales, &sc, &m);
             float d1 = d * (float)sc, m1 = min * (float)m;
-            scale_min_get(j + 1, b[i].scales, &sc, &m);
+            wk_k4_scale_min(j + 1, b[i].scales, &sc, &m);
             float d2 = d * (float)sc, m2 = min * (float)m;
             for (int l = 0; l < 32; l++)
                 *y++ = d1 * (float)(q[l] & 0xf) - m1;
@@ -412,9 +412,9 @@ void wk_dequant_q5_K(const void *src, float *y, int64_t n)
         uint8_t u1 = 1, u2 = 2;
         for (int j = 0; j < 8; j += 2, ql += 32, u1 = (uint8_t)(u1 << 2), u2 = (uint8_t)(u2 << 2)) {
             uint8_t sc, m;
-            scale_min_get(j, b[i].scales, &sc, &m);
+            wk_k4_scale_min(j, b[i].scales, &sc, &m);
             float d1 = d * (float)sc, m1 = min * (float)m;
-            scale_min_get(j + 1, b[i].scales, &sc, &m);
+            wk_k4_scale_min(j + 1, b[i].scales, &sc, &m);
             float d2 = d * (float)sc, m2 = min * (float)m;
             for (int l = 0; l < 32; l++)
                 *y++ = d1 * (float)((ql[l] & 0xf) + (qh[l] & u1 ? 16 : 0)) - m1;

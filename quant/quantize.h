@@ -31,6 +31,10 @@ typedef void (*wk_quant_row_fn)(const float *src, void *dst, int64_t n, const fl
 WK_QUANT_FAMILY(WK_DECLARE_QUANT)
 #undef WK_DECLARE_QUANT
 
+/* The 6-bit scale and minimum of group j (0..7) of a Q4_K or Q5_K block's packed scales
+ * (ggml's get_scale_min_k4). */
+void wk_k4_scale_min(int j, const uint8_t *scales, uint8_t *sc, uint8_t *m);
+
 /* Weights a search uses when the caller gave importance: llama.cpp's choice in its imatrix
  * quantizers, importance scaled by the value's own size against the block's spread:
  * w_i = importance_i * sqrt(sigma2 + x_i^2). */
