@@ -28,7 +28,7 @@ CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 LDLIBS  += -fsanitize=address,undefined
 endif
 
-LIB_DIRS := common quant kernels formats models verify
+LIB_DIRS := common quant kernels formats models engine verify
 LIB_SRC  := $(sort $(shell find $(LIB_DIRS) -name '*.c'))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libweightkit.a

@@ -36,6 +36,14 @@ const wk_arch *wk_arch_find(const wk_hf_config *c, wk_err *e)
     return NULL;
 }
 
+const wk_arch *wk_arch_by_name(const char *name)
+{
+    for (size_t a = 0; wk_archs[a]; a++)
+        if (strcmp(wk_archs[a]->name, name) == 0)
+            return wk_archs[a];
+    return NULL;
+}
+
 wk_conv_tensor *wk_arch_plan_add(const wk_arch *a, wk_conv_plan *p, wk_role r, int i,
                                  const char *suffix, uint32_t n_dims, uint64_t d0, uint64_t d1,
                                  wk_err *e)

@@ -20,8 +20,14 @@
 #include "common/err.h"
 #include "formats/gguf/gguf.h"
 #include "formats/hf_config.h"
+#include "formats/source.h"
 #include "models/plan.h"
 #include "models/tensor_roles.h"
+
+/* What the engine needs to know of a loaded model. */
+typedef struct wk_model_info {
+    uint32_t n_vocab, n_ctx_train, n_embd, n_layer;
+} wk_model_info;
 
 /* What the quantization recipes ask of a model. */
 typedef struct wk_model_shape {
@@ -41,6 +47,21 @@ typedef struct wk_arch {
     int (*write_kv)(const void *hp, wk_gguf_writer *w, wk_err *e);
     bool (*ignored)(const char *hf_name); /* checkpoint tensors to skip silently */
     void (*shape)(const void *hp, wk_model_shape *out);
+
+    /* The forward pass (the engine calls these; NULL for a family without one yet). */
+    /* Reads the hyperparameters from a GGUF source's metadata and points the weights into its
+     * mapping; *model is the family's own struct. */
+    int (*load)(wk_source *gguf, void **model, wk_model_info *info, wk_err *e);
+    void (*unload)(void *model);
+    /* Activations for up to n_batch tokens at a time and a KV cache of n_ctx positions. */
+    int (*state_new)(const void *model, uint32_t n_ctx, uint32_t n_batch, void **state,
+                     wk_err *e);
+    void (*state_free)(void *state);
+    /* Runs tokens[0..n) (n <= n_batch) at positions pos .. pos + n - 1, the cache holding
+     * 0 .. pos - 1; writes the logits of every token (n x n_vocab) when all, else of the last
+     * token only. Token ids must be below n_vocab and pos + n at most n_ctx. */
+    void (*forward)(const void *model, void *state, const int32_t *tokens, int n, int pos,
+                    float *logits, bool all);
 } wk_arch;
 
 /* The registered families, NULL-terminated. */
@@ -48,6 +69,8 @@ extern const wk_arch *const wk_archs[];
 
 /* The family that handles config c, or NULL with e naming the supported ones. */
 const wk_arch *wk_arch_find(const wk_hf_config *c, wk_err *e);
+/* The family of GGUF general.architecture name, or NULL. */
+const wk_arch *wk_arch_by_name(const char *name);
 
 /* Adds the tensor of role r (layer i for per-layer roles, ignored otherwise) with the given
  * suffix ("weight", "bias") to the plan, named in both namings from the family's table. */

@@ -222,4 +222,9 @@ const wk_arch wk_arch_llama = {
     .write_kv = llama_write_kv,
     .ignored = llama_ignored,
     .shape = llama_shape,
+    .load = wk_llama_load,
+    .unload = wk_llama_unload,
+    .state_new = wk_llama_state_new,
+    .state_free = wk_llama_state_free,
+    .forward = wk_llama_forward,
 };

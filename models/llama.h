@@ -24,4 +24,13 @@ int wk_llama_hparams_load(const wk_hf_config *c, wk_llama_hparams *hp, wk_err *e
 
 extern const wk_arch wk_arch_llama;
 
+/* The forward pass (models/llama_forward.c): wk_arch_llama's engine hooks (models/arch.h). */
+int wk_llama_load(wk_source *gguf, void **model, wk_model_info *info, wk_err *e);
+void wk_llama_unload(void *model);
+int wk_llama_state_new(const void *model, uint32_t n_ctx, uint32_t n_batch, void **state,
+                       wk_err *e);
+void wk_llama_state_free(void *state);
+void wk_llama_forward(const void *model, void *state, const int32_t *tokens, int n, int pos,
+                      float *logits, bool all);
+
 #endif

@@ -1,0 +1,107 @@
+/* Models and sessions (see model.h). */
+#include "engine/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/gguf/gguf.h"
+
+int wk_model_open(const char *path, wk_model **out, wk_err *e)
+{
+    *out = NULL;
+    wk_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        return wk_fail(e, "out of memory");
+    }
+    char *arch = NULL;
+    int rc = wk_source_open(path, NULL, &m->src, e);
+    if (rc == 0 && strcmp(m->src->format, "gguf") != 0)
+        rc = wk_fail(e, "%s: a %s model; the engine runs GGUF files (convert it with wk-convert)",
+                     path, m->src->format);
+    if (rc == 0 && wk_gguf_get_str(m->src->gguf, "general.architecture", &arch) != 0)
+        rc = wk_fail(e, "%s: no general.architecture: not a model", path);
+    if (rc == 0 && (!(m->arch = wk_arch_by_name(arch)) || !m->arch->forward))
+        rc = wk_fail(e, "%s: architecture '%s' has no forward pass in weightkit (supported: llama)",
+                     path, arch);
+    if (rc == 0)
+        rc = m->arch->load(m->src, &m->impl, &m->info, e);
+    free(arch);
+    if (rc != 0) {
+        wk_model_close(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+void wk_model_close(wk_model *m)
+{
+    if (!m)
+        return;
+    if (m->impl)
+        m->arch->unload(m->impl);
+    wk_source_close(m->src);
+    free(m->path);
+    free(m);
+}
+
+int wk_session_new(const wk_model *m, uint32_t n_ctx, uint32_t n_batch, wk_session **out,
+                   wk_err *e)
+{
+    *out = NULL;
+    wk_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return wk_fail(e, "out of memory");
+    s->model = m;
+    s->n_ctx = n_ctx ? n_ctx : m->info.n_ctx_train;
+    s->n_batch = n_batch ? n_batch : 64;
+    if (s->n_batch > s->n_ctx)
+        s->n_batch = s->n_ctx;
+    if (m->arch->state_new(m->impl, s->n_ctx, s->n_batch, &s->state, e) != 0) {
+        wk_session_free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void wk_session_free(wk_session *s)
+{
+    if (!s)
+        return;
+    s->model->arch->state_free(s->state);
+    free(s);
+}
+
+void wk_session_reset(wk_session *s)
+{
+    s->pos = 0;
+}
+
+int wk_session_eval(wk_session *s, const int32_t *tokens, int n, float *logits, bool all,
+                    wk_err *e)
+{
+    const wk_model *m = s->model;
+    if (n <= 0)
+        return wk_fail(e, "no tokens to evaluate");
+    if ((uint64_t)s->pos + (uint64_t)n > s->n_ctx)
+        return wk_fail(e, "%u tokens in the context and %d more exceed its %u positions "
+                          "(--ctx)", s->pos, n, s->n_ctx);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= m->info.n_vocab)
+            return wk_fail(e, "token %d (at %d) is outside the vocabulary of %u", tokens[i], i,
+                           m->info.n_vocab);
+    for (int done = 0; done < n;) {
+        int k = n - done < (int)s->n_batch ? n - done : (int)s->n_batch;
+        bool last = done + k == n;
+        float *out = all ? logits + (size_t)done * m->info.n_vocab : logits;
+        if (all || last)
+            m->arch->forward(m->impl, s->state, tokens + done, k, (int)s->pos, out, all);
+        else /* only the cache matters for these: the logits of the last batch are kept */
+            m->arch->forward(m->impl, s->state, tokens + done, k, (int)s->pos, logits, false);
+        s->pos += (uint32_t)k;
+        done += k;
+    }
+    return 0;
+}

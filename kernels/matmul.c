@@ -1,0 +1,76 @@
+/* The forward pass's compute blocks (see matmul.h). */
+#include "kernels/matmul.h"
+
+#include <math.h>
+
+#include "kernels/traits.h"
+
+#define ROW_BLOCK 16 /* weight rows a thread takes at a time: a few KiB to 100s of KiB */
+
+static size_t row_bytes(wk_dtype t, int64_t cols)
+{
+    const wk_type_traits *tt = wk_type(t);
+    return (size_t)(cols / tt->block_size) * tt->type_size;
+}
+
+size_t wk_matmul_scratch(const wk_matrix *w, int64_t n)
+{
+    return row_bytes(wk_cpu_type(w->type)->vec_dot_type, w->cols) * (size_t)n;
+}
+
+void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *scratch)
+{
+    const wk_cpu_type_traits *tt = wk_cpu_type(w->type);
+    wk_dtype at = tt->vec_dot_type;
+    size_t in_row = row_bytes(w->type, w->cols), act_row = row_bytes(at, w->cols);
+    const void *act = x;
+    if (at != WK_F32) {
+        const wk_cpu_type_traits *a = wk_cpu_type(at);
+#pragma omp parallel for schedule(static) if (n > 1)
+        for (int64_t i = 0; i < n; i++)
+            a->from_float(x + i * w->cols, (uint8_t *)scratch + (size_t)i * act_row, w->cols);
+        act = scratch;
+    }
+    int64_t blocks = (w->rows + ROW_BLOCK - 1) / ROW_BLOCK;
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t r1 = (b + 1) * ROW_BLOCK < w->rows ? (b + 1) * ROW_BLOCK : w->rows;
+        for (int64_t i = 0; i < n; i++) {
+            const uint8_t *xi = (const uint8_t *)act + (size_t)i * act_row;
+            for (int64_t r = b * ROW_BLOCK; r < r1; r++)
+                tt->vec_dot(w->cols, &y[i * w->rows + r],
+                            (const uint8_t *)w->data + (size_t)r * in_row, xi);
+        }
+    }
+}
+
+void wk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, float eps)
+{
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / (double)n + eps));
+    for (int64_t i = 0; i < n; i++)
+        out[i] = x[i] * scale * weight[i];
+}
+
+void wk_softmax(float *x, int64_t n)
+{
+    float max = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+void wk_swiglu(float *gate, const float *up, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}

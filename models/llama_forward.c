@@ -1,0 +1,402 @@
+/* The Llama forward pass (GGUF architecture `llama`), read from the GGUF's bytes in place.
+ *
+ * As llama2.c's run.c reads: three structs -- the hyperparameters (from the GGUF's llama.*
+ * keys), the weights (matrices pointing into the mapped file, in whatever type wk-quantize
+ * wrote), the state (activation buffers for a batch of tokens and the KV cache, allocated
+ * once) -- and one forward() that goes through the layers in the order of the paper: RMSNorm,
+ * q/k/v projections, RoPE, grouped-query attention over the cache, the output projection and
+ * the residual; RMSNorm, SwiGLU feed-forward and the residual; the final norm and the output
+ * matrix (or the embeddings, when tied). Matrix products go through kernels/matmul.h (the
+ * weight type's dot product, OpenMP over rows); RoPE through kernels/rope.h as llama.cpp
+ * applies it. llama.cpp's src/models/llama.cpp builds the same graph. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "formats/gguf/gguf.h"
+#include "kernels/matmul.h"
+#include "kernels/rope.h"
+#include "kernels/traits.h"
+#include "models/llama.h"
+
+/* ---- the three structs ---- */
+
+typedef struct llama_layer {
+    const float *attn_norm, *ffn_norm;     /* (dim) */
+    wk_matrix wq, wk, wv, wo;              /* (n_head * hd, dim), (kv_dim, dim) x 2, (dim, n_head * hd) */
+    const float *bq, *bk, *bv, *bo;        /* optional biases */
+    wk_matrix w_gate, w_up, w_down;        /* (ff, dim) x 2, (dim, ff) */
+} llama_layer;
+
+typedef struct llama_model {
+    wk_llama_hparams hp;
+    wk_rope rope;
+    wk_matrix token_embd, output;          /* (vocab, dim); output is token_embd when tied */
+    const float *output_norm;
+    llama_layer *layers;
+    wk_view *views;                        /* the tensors' bytes, released at unload */
+    size_t n_views;
+} llama_model;
+
+typedef struct llama_state {
+    uint32_t n_ctx, n_batch;
+    float *x, *xb;                         /* (batch, dim): residual stream, normed copy */
+    float *q, *k, *v, *att;                /* (batch, q_dim), (batch, kv_dim) x 2, (batch, q_dim) */
+    float *gate, *up;                      /* (batch, ff) */
+    float *scores;                         /* (threads, n_ctx) */
+    float *k_cache, *v_cache;              /* (layer, n_ctx, kv_dim) */
+    void *scratch;                         /* activations quantized for the dot products */
+} llama_state;
+
+/* ---- loading from a GGUF ---- */
+
+static int key_u32(const wk_gguf *g, const char *key, bool required, uint32_t dflt,
+                   uint32_t *out, wk_err *e)
+{
+    char k[96];
+    uint64_t v;
+    snprintf(k, sizeof k, "llama.%s", key);
+    if (wk_gguf_get_u64(g, k, &v) != 0) {
+        *out = dflt;
+        return required ? wk_fail(e, "%s: key %s is missing (needed to run a llama model)",
+                                  g->path, k)
+                        : 0;
+    }
+    if (v == 0 || v > 1u << 30)
+        return wk_fail(e, "%s: key %s is %llu", g->path, k, (unsigned long long)v);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static double key_f64(const wk_gguf *g, const char *key, double dflt)
+{
+    char k[96];
+    double v;
+    snprintf(k, sizeof k, "llama.%s", key);
+    return wk_gguf_get_f64(g, k, &v) == 0 && isfinite(v) ? v : dflt;
+}
+
+static int load_hparams(const wk_gguf *g, wk_llama_hparams *hp, wk_rope *r, wk_err *e)
+{
+    memset(hp, 0, sizeof *hp);
+    if (key_u32(g, "context_length", true, 0, &hp->n_ctx, e) ||
+        key_u32(g, "embedding_length", true, 0, &hp->n_embd, e) ||
+        key_u32(g, "block_count", true, 0, &hp->n_layer, e) ||
+        key_u32(g, "feed_forward_length", true, 0, &hp->n_ff, e) ||
+        key_u32(g, "attention.head_count", true, 0, &hp->n_head, e) ||
+        key_u32(g, "attention.head_count_kv", false, hp->n_head, &hp->n_head_kv, e) ||
+        key_u32(g, "attention.key_length", false, hp->n_embd / hp->n_head, &hp->head_dim, e))
+        return -1;
+    if (hp->n_head % hp->n_head_kv != 0 || hp->head_dim % 2 != 0)
+        return wk_fail(e, "%s: %u heads do not share %u kv heads, or the head size %u is odd",
+                       g->path, hp->n_head, hp->n_head_kv, hp->head_dim);
+    hp->rms_eps = (float)key_f64(g, "attention.layer_norm_rms_epsilon", 1e-5);
+    hp->rope_theta = (float)key_f64(g, "rope.freq_base", 10000.0);
+    uint32_t n_rot;
+    if (key_u32(g, "rope.dimension_count", false, hp->head_dim, &n_rot, e))
+        return -1;
+    *r = (wk_rope){.n_dims = n_rot > hp->head_dim ? hp->head_dim : n_rot,
+                   .base = hp->rope_theta, .freq_scale = 1.0, .attn_factor = 1.0};
+    char *type = NULL;
+    if (wk_gguf_get_str(g, "llama.rope.scaling.type", &type) == 0 && type) {
+        double factor = key_f64(g, "rope.scaling.factor", 1.0);
+        if (strcmp(type, "linear") == 0 || strcmp(type, "yarn") == 0)
+            r->freq_scale = factor > 0 ? 1.0 / factor : 1.0;
+        if (strcmp(type, "yarn") == 0) {
+            r->ext_factor = key_f64(g, "rope.scaling.yarn_ext_factor", 1.0);
+            r->attn_factor = key_f64(g, "rope.scaling.yarn_attn_factor", 1.0);
+            r->beta_fast = key_f64(g, "rope.scaling.yarn_beta_fast", 32.0);
+            r->beta_slow = key_f64(g, "rope.scaling.yarn_beta_slow", 1.0);
+            key_u32(g, "rope.scaling.original_context_length", false, hp->n_ctx, &r->n_ctx_orig,
+                    e);
+        }
+    }
+    free(type);
+    return 0;
+}
+
+/* Finds tensor name with the expected shape (outermost first); keeps its view. */
+static int tensor(llama_model *m, wk_source *s, const char *name, bool optional, uint64_t d0,
+                  uint64_t d1, const void **data, wk_dtype *type, wk_err *e)
+{
+    *data = NULL;
+    long i = wk_source_find(s, name);
+    if (i < 0)
+        return optional ? 0 : wk_fail(e, "%s: no tensor '%s'", s->path, name);
+    const wk_tensor *t = &s->tensors[i];
+    bool ok = d1 ? t->n_dims == 2 && t->shape[0] == d0 && t->shape[1] == d1
+                 : t->n_dims == 1 && t->shape[0] == d0;
+    if (!ok) {
+        char got[96];
+        wk_shape_format(t, got, sizeof got);
+        return wk_fail(e, "%s: tensor '%s' has shape %s; the hyperparameters imply [%llu%s%llu]",
+                       s->path, name, got, (unsigned long long)d0, d1 ? ", " : "",
+                       (unsigned long long)d1);
+    }
+    if (!wk_cpu_type(t->dtype)->to_float || (d1 && !wk_cpu_type(t->dtype)->vec_dot))
+        return wk_fail(e, "%s: tensor '%s' has type %s, which the engine cannot run", s->path,
+                       name, wk_type(t->dtype)->name);
+    if (!d1 && t->dtype != WK_F32)
+        return wk_fail(e, "%s: tensor '%s' has type %s; vectors must be F32", s->path, name,
+                       wk_type(t->dtype)->name);
+    if (wk_source_read(s, (size_t)i, &m->views[m->n_views], e) != 0)
+        return -1;
+    *data = m->views[m->n_views++].data;
+    *type = t->dtype;
+    return 0;
+}
+
+static int matrix(llama_model *m, wk_source *s, const char *name, bool optional, uint64_t rows,
+                  uint64_t cols, wk_matrix *out, wk_err *e)
+{
+    *out = (wk_matrix){.rows = (int64_t)rows, .cols = (int64_t)cols};
+    return tensor(m, s, name, optional, rows, cols, &out->data, &out->type, e);
+}
+
+static int vector(llama_model *m, wk_source *s, const char *name, bool optional, uint64_t n,
+                  const float **out, wk_err *e)
+{
+    wk_dtype t;
+    return tensor(m, s, name, optional, n, 0, (const void **)out, &t, e);
+}
+
+static int load_layer(llama_model *m, wk_source *s, uint32_t i, llama_layer *L, wk_err *e)
+{
+    const wk_llama_hparams *p = &m->hp;
+    uint64_t d = p->n_embd, nq = (uint64_t)p->n_head * p->head_dim;
+    uint64_t nkv = (uint64_t)p->n_head_kv * p->head_dim, ff = p->n_ff;
+    char n[WK_GGUF_MAX_NAME];
+#define NAME(x) (snprintf(n, sizeof n, "blk.%u." x, i), n)
+    return vector(m, s, NAME("attn_norm.weight"), false, d, &L->attn_norm, e) ||
+           matrix(m, s, NAME("attn_q.weight"), false, nq, d, &L->wq, e) ||
+           matrix(m, s, NAME("attn_k.weight"), false, nkv, d, &L->wk, e) ||
+           matrix(m, s, NAME("attn_v.weight"), false, nkv, d, &L->wv, e) ||
+           matrix(m, s, NAME("attn_output.weight"), false, d, nq, &L->wo, e) ||
+           vector(m, s, NAME("attn_q.bias"), true, nq, &L->bq, e) ||
+           vector(m, s, NAME("attn_k.bias"), true, nkv, &L->bk, e) ||
+           vector(m, s, NAME("attn_v.bias"), true, nkv, &L->bv, e) ||
+           vector(m, s, NAME("attn_output.bias"), true, d, &L->bo, e) ||
+           vector(m, s, NAME("ffn_norm.weight"), false, d, &L->ffn_norm, e) ||
+           matrix(m, s, NAME("ffn_gate.weight"), false, ff, d, &L->w_gate, e) ||
+           matrix(m, s, NAME("ffn_up.weight"), false, ff, d, &L->w_up, e) ||
+           matrix(m, s, NAME("ffn_down.weight"), false, d, ff, &L->w_down, e)
+               ? -1
+               : 0;
+#undef NAME
+}
+
+void wk_llama_unload(void *mv)
+{
+    llama_model *m = mv;
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_views; i++)
+        wk_view_release(&m->views[i]);
+    free(m->views);
+    free(m->layers);
+    free(m);
+}
+
+int wk_llama_load(wk_source *s, void **out, wk_model_info *info, wk_err *e)
+{
+    llama_model *m = calloc(1, sizeof *m);
+    *out = m;
+    if (!m || load_hparams(s->gguf, &m->hp, &m->rope, e) != 0)
+        return m ? -1 : wk_fail(e, "out of memory");
+    m->layers = calloc(m->hp.n_layer, sizeof *m->layers);
+    m->views = calloc(s->n_tensors + 1, sizeof *m->views);
+    if (!m->layers || !m->views)
+        return wk_fail(e, "out of memory");
+    long embd = wk_source_find(s, "token_embd.weight");
+    if (embd < 0 || s->tensors[embd].n_dims != 2)
+        return wk_fail(e, "%s: no 2-D tensor 'token_embd.weight'", s->path);
+    m->hp.n_vocab = (uint32_t)s->tensors[embd].shape[0];
+    uint64_t d = m->hp.n_embd, v = m->hp.n_vocab;
+    if (matrix(m, s, "token_embd.weight", false, v, d, &m->token_embd, e) ||
+        vector(m, s, "output_norm.weight", false, d, &m->output_norm, e) ||
+        matrix(m, s, "output.weight", true, v, d, &m->output, e) ||
+        vector(m, s, "rope_freqs.weight", true, m->rope.n_dims / 2, &m->rope.freq_factors, e))
+        return -1;
+    if (!m->output.data)
+        m->output = m->token_embd; /* tied embeddings */
+    for (uint32_t i = 0; i < m->hp.n_layer; i++)
+        if (load_layer(m, s, i, &m->layers[i], e) != 0)
+            return -1;
+    *info = (wk_model_info){m->hp.n_vocab, m->hp.n_ctx, m->hp.n_embd, m->hp.n_layer};
+    return 0;
+}
+
+/* ---- the state ---- */
+
+void wk_llama_state_free(void *sv)
+{
+    llama_state *s = sv;
+    if (!s)
+        return;
+    float *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->gate, s->up, s->scores,
+                     s->k_cache, s->v_cache};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(s->scratch);
+    free(s);
+}
+
+static size_t most_scratch(const llama_model *m, uint32_t n)
+{
+    size_t most = wk_matmul_scratch(&m->output, n);
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        const llama_layer *L = &m->layers[l];
+        const wk_matrix *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
+                                 &L->w_down};
+        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++) {
+            size_t b = wk_matmul_scratch(ws[k], n);
+            most = b > most ? b : most;
+        }
+    }
+    return most;
+}
+
+int wk_llama_state_new(const void *mv, uint32_t n_ctx, uint32_t n_batch, void **out,
+                       wk_err *e)
+{
+    const llama_model *m = mv;
+    const wk_llama_hparams *p = &m->hp;
+    size_t nb = n_batch, dim = p->n_embd, q = (size_t)p->n_head * p->head_dim;
+    size_t kv = (size_t)p->n_head_kv * p->head_dim, cache = (size_t)p->n_layer * n_ctx * kv;
+    llama_state *s = calloc(1, sizeof *s);
+    *out = s;
+    if (!s)
+        return wk_fail(e, "out of memory");
+    s->n_ctx = n_ctx;
+    s->n_batch = n_batch;
+    s->x = malloc(nb * dim * sizeof(float));
+    s->xb = malloc(nb * (dim > q ? dim : q) * sizeof(float));
+    s->q = malloc(nb * q * sizeof(float));
+    s->k = malloc(nb * kv * sizeof(float));
+    s->v = malloc(nb * kv * sizeof(float));
+    s->att = malloc(nb * q * sizeof(float));
+    s->gate = malloc(nb * p->n_ff * sizeof(float));
+    s->up = malloc(nb * p->n_ff * sizeof(float));
+    s->scores = malloc((size_t)omp_get_max_threads() * n_ctx * sizeof(float));
+    s->k_cache = malloc(cache * sizeof(float));
+    s->v_cache = malloc(cache * sizeof(float));
+    s->scratch = malloc(most_scratch(m, n_batch) + 64);
+    if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up ||
+        !s->scores || !s->k_cache || !s->v_cache || !s->scratch)
+        return wk_fail(e, "out of memory for a context of %u tokens (%.1f MiB of KV cache)",
+                       n_ctx, 2.0 * (double)cache * sizeof(float) / 1048576.0);
+    return 0;
+}
+
+/* ---- the forward pass ---- */
+
+static void add_bias(float *y, const float *b, int n, int64_t width)
+{
+    for (int t = 0; b && t < n; t++)
+        for (int64_t i = 0; i < width; i++)
+            y[t * width + i] += b[i];
+}
+
+/* att[t] for every head: softmax(q . k / sqrt(hd)) over positions 0 .. pos + t of the cache,
+ * times v; head h reads kv head h / (n_head / n_head_kv). */
+static void attention(const llama_model *m, llama_state *s, int l, int n, int pos)
+{
+    const wk_llama_hparams *p = &m->hp;
+    int hd = (int)p->head_dim, group = (int)(p->n_head / p->n_head_kv);
+    size_t kv_dim = (size_t)p->n_head_kv * hd;
+    const float *kc = s->k_cache + (size_t)l * s->n_ctx * kv_dim;
+    const float *vc = s->v_cache + (size_t)l * s->n_ctx * kv_dim;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < (int)p->n_head; h++) {
+            const float *q = s->q + ((size_t)t * p->n_head + h) * hd;
+            float *sc = s->scores + (size_t)omp_get_thread_num() * s->n_ctx;
+            float *out = s->att + ((size_t)t * p->n_head + h) * hd;
+            int len = pos + t + 1, kvh = h / group;
+            for (int j = 0; j < len; j++) {
+                const float *k = kc + (size_t)j * kv_dim + (size_t)kvh * hd;
+                float dot = 0;
+                for (int i = 0; i < hd; i++)
+                    dot += q[i] * k[i];
+                sc[j] = dot * scale;
+            }
+            wk_softmax(sc, len);
+            memset(out, 0, (size_t)hd * sizeof(float));
+            for (int j = 0; j < len; j++) {
+                const float *v = vc + (size_t)j * kv_dim + (size_t)kvh * hd;
+                for (int i = 0; i < hd; i++)
+                    out[i] += sc[j] * v[i];
+            }
+        }
+}
+
+/* x (n, dim) -> logits: the final norm, then the output matrix for the rows asked. */
+static void logits_of(const llama_model *m, llama_state *s, int n, float *logits, bool all)
+{
+    int dim = (int)m->hp.n_embd, first = all ? 0 : n - 1;
+    for (int t = first; t < n; t++)
+        wk_rmsnorm(s->xb + (size_t)(t - first) * dim, s->x + (size_t)t * dim, m->output_norm,
+                   dim, m->hp.rms_eps);
+    wk_matmul(&m->output, s->xb, n - first, logits, s->scratch);
+}
+
+void wk_llama_forward(const void *mv, void *sv, const int32_t *tokens, int n, int pos,
+                      float *logits, bool all)
+{
+    const llama_model *m = mv;
+    llama_state *s = sv;
+    const wk_llama_hparams *p = &m->hp;
+    int dim = (int)p->n_embd, hd = (int)p->head_dim;
+    size_t q_dim = (size_t)p->n_head * hd, kv_dim = (size_t)p->n_head_kv * hd;
+    const wk_cpu_type_traits *embd = wk_cpu_type(m->token_embd.type);
+    size_t embd_row = (size_t)dim / wk_type(m->token_embd.type)->block_size *
+                      wk_type(m->token_embd.type)->type_size;
+
+    /* x (n, dim) = the tokens' embedding rows */
+    for (int t = 0; t < n; t++)
+        embd->to_float((const uint8_t *)m->token_embd.data + (size_t)tokens[t] * embd_row,
+                       s->x + (size_t)t * dim, dim);
+
+    for (uint32_t l = 0; l < p->n_layer; l++) {
+        const llama_layer *L = &m->layers[l];
+        /* attention: xb = rmsnorm(x); q, k, v = xb Wq, xb Wk, xb Wv */
+        for (int t = 0; t < n; t++)
+            wk_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim,
+                       p->rms_eps);
+        wk_matmul(&L->wq, s->xb, n, s->q, s->scratch);
+        wk_matmul(&L->wk, s->xb, n, s->k, s->scratch);
+        wk_matmul(&L->wv, s->xb, n, s->v, s->scratch);
+        add_bias(s->q, L->bq, n, (int64_t)q_dim);
+        add_bias(s->k, L->bk, n, (int64_t)kv_dim);
+        add_bias(s->v, L->bv, n, (int64_t)kv_dim);
+        /* RoPE on q and k at their positions; k and v into the cache */
+        for (int t = 0; t < n; t++) {
+            wk_rope_apply(&m->rope, s->q + t * q_dim, (int)p->n_head, hd, pos + t);
+            wk_rope_apply(&m->rope, s->k + t * kv_dim, (int)p->n_head_kv, hd, pos + t);
+            size_t at = ((size_t)l * s->n_ctx + (size_t)(pos + t)) * kv_dim;
+            memcpy(s->k_cache + at, s->k + t * kv_dim, kv_dim * sizeof(float));
+            memcpy(s->v_cache + at, s->v + t * kv_dim, kv_dim * sizeof(float));
+        }
+        attention(m, s, (int)l, n, pos);
+        /* x += att Wo */
+        wk_matmul(&L->wo, s->att, n, s->xb, s->scratch);
+        add_bias(s->xb, L->bo, n, dim);
+        for (size_t i = 0; i < (size_t)n * dim; i++)
+            s->x[i] += s->xb[i];
+        /* feed-forward: x += (silu(xb Wgate) * xb Wup) Wdown, xb = rmsnorm(x) */
+        for (int t = 0; t < n; t++)
+            wk_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm, dim,
+                       p->rms_eps);
+        wk_matmul(&L->w_gate, s->xb, n, s->gate, s->scratch);
+        wk_matmul(&L->w_up, s->xb, n, s->up, s->scratch);
+        wk_swiglu(s->gate, s->up, (int64_t)n * p->n_ff);
+        wk_matmul(&L->w_down, s->gate, n, s->xb, s->scratch);
+        for (size_t i = 0; i < (size_t)n * dim; i++)
+            s->x[i] += s->xb[i];
+    }
+    logits_of(m, s, n, logits, all);
+}
