@@ -1,4 +1,4 @@
-# weightkit build. One static library (common/ quant/ kernels/ formats/ models/ verify/, every
+# weightkit build. One static library (common/ quant/ kernels/ formats/ models/ engine/ verify/, every
 # .c file in them and in their subfolders) and one small binary per tool in tools/. Files under
 # kernels/avx2/ get AVX2/FMA/F16C flags; all other code targets baseline x86-64 and reaches the
 # fast kernels through the CPU traits chosen at start-up (kernels/traits.h).
@@ -28,7 +28,7 @@ CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 LDLIBS  += -fsanitize=address,undefined
 endif
 
-LIB_DIRS := common quant kernels formats models verify
+LIB_DIRS := common quant kernels formats models engine verify
 LIB_SRC  := $(sort $(shell find $(LIB_DIRS) -name '*.c'))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libweightkit.a
