@@ -1,4 +1,4 @@
-# weightkit build. One static library (common/ quant/ kernels/ formats/ models/ verify/, every
+# weightkit build. One static library (common/ quant/ kernels/ formats/ models/ engine/ verify/, every
 # .c file in them and in their subfolders) and one small binary per tool in tools/. Files under
 # kernels/avx2/ get AVX2/FMA/F16C flags; all other code targets baseline x86-64 and reaches the
 # fast kernels through the CPU traits chosen at start-up (kernels/traits.h).
