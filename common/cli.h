@@ -24,6 +24,7 @@ typedef enum wk_opt_kind {
     WK_OPTK_FLAG,   /* bool *: set to true; takes no value */
     WK_OPTK_STRING, /* const char **: the value as given (the last one wins) */
     WK_OPTK_LONG,   /* long *: a decimal integer in [min, max] */
+    WK_OPTK_DOUBLE, /* double *: a decimal number in [dmin, dmax] */
     WK_OPTK_SIZE,   /* uint64_t *: bytes, "N", "NK", "NM" or "NG" (powers of 1000, as
                        llama.cpp's converter reads --split-max-size), at least min */
     WK_OPTK_CALL,   /* call(target, value, e): returns 0, or -1 with the whole message in e
@@ -41,6 +42,7 @@ typedef struct wk_option {
     wk_opt_kind kind;
     void *target;
     long min, max;     /* WK_OPTK_LONG: the range; WK_OPTK_SIZE: min is the smallest size */
+    double dmin, dmax; /* WK_OPTK_DOUBLE: the range */
     wk_opt_fn call;    /* WK_OPTK_CALL */
 } wk_option;
 
@@ -56,6 +58,10 @@ typedef struct wk_option {
 #define WK_OPT_LONG(lname, sname, placeholder, ptr, lo, hi, text)                         \
     {.name = (lname), .short_name = (sname), .value = (placeholder), .help = (text),      \
      .kind = WK_OPTK_LONG, .target = WK_OPT_TARGET_(long, ptr), .min = (lo), .max = (hi)}
+#define WK_OPT_DOUBLE(lname, sname, placeholder, ptr, lo, hi, text)                       \
+    {.name = (lname), .short_name = (sname), .value = (placeholder), .help = (text),      \
+     .kind = WK_OPTK_DOUBLE, .target = WK_OPT_TARGET_(double, ptr), .dmin = (lo),         \
+     .dmax = (hi)}
 #define WK_OPT_SIZE(lname, sname, placeholder, ptr, lo, text)                             \
     {.name = (lname), .short_name = (sname), .value = (placeholder), .help = (text),      \
      .kind = WK_OPTK_SIZE, .target = WK_OPT_TARGET_(uint64_t, ptr), .min = (lo)}

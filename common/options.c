@@ -55,6 +55,24 @@ static int parse_long(const char *s, long *out)
     return 0;
 }
 
+/* A decimal number, all of s ("0.8", "1e-3"; no hex, inf or nan). */
+static int parse_double(const char *s, double *out)
+{
+    const char *d = s[0] == '-' || s[0] == '+' ? s + 1 : s;
+    if ((*d < '0' || *d > '9') && *d != '.')
+        return -1;
+    for (const char *c = d; *c; c++)
+        if (*c == 'x' || *c == 'X')
+            return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno == ERANGE)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* Digits, then an optional K, M or G (either case; powers of 1000). */
 static int parse_size(const char *s, uint64_t *out)
 {
@@ -84,6 +102,7 @@ static int parse_size(const char *s, uint64_t *out)
 static int apply(const wk_option *o, const char *v, wk_err *e)
 {
     long n;
+    double x;
     uint64_t size;
     switch (o->kind) {
     case WK_OPTK_FLAG:
@@ -97,6 +116,12 @@ static int apply(const wk_option *o, const char *v, wk_err *e)
             return wk_fail(e, "--%s wants a number from %ld to %ld, not '%s'", o->name, o->min,
                            o->max, v);
         *(long *)o->target = n;
+        return 0;
+    case WK_OPTK_DOUBLE:
+        if (parse_double(v, &x) != 0 || x < o->dmin || x > o->dmax)
+            return wk_fail(e, "--%s wants a number from %g to %g, not '%s'", o->name, o->dmin,
+                           o->dmax, v);
+        *(double *)o->target = x;
         return 0;
     case WK_OPTK_SIZE:
         if (parse_size(v, &size) != 0)

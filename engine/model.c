@@ -26,6 +26,8 @@ int wk_model_open(const char *path, wk_model **out, wk_err *e)
                      path, arch);
     if (rc == 0)
         rc = m->arch->load(m->src, &m->impl, &m->info, e);
+    if (rc == 0 && wk_vocab_load(m->src->gguf, &m->vocab, &m->vocab_error) != 0)
+        m->vocab = NULL;
     free(arch);
     if (rc != 0) {
         wk_model_close(m);
@@ -41,9 +43,17 @@ void wk_model_close(wk_model *m)
         return;
     if (m->impl)
         m->arch->unload(m->impl);
+    wk_vocab_free(m->vocab);
     wk_source_close(m->src);
     free(m->path);
     free(m);
+}
+
+const wk_vocab *wk_model_vocab(const wk_model *m, wk_err *e)
+{
+    if (!m->vocab)
+        *e = m->vocab_error;
+    return m->vocab;
 }
 
 int wk_session_new(const wk_model *m, uint32_t n_ctx, uint32_t n_batch, wk_session **out,
@@ -55,7 +65,7 @@ int wk_session_new(const wk_model *m, uint32_t n_ctx, uint32_t n_batch, wk_sessi
         return wk_fail(e, "out of memory");
     s->model = m;
     s->n_ctx = n_ctx ? n_ctx : m->info.n_ctx_train;
-    s->n_batch = n_batch ? n_batch : 64;
+    s->n_batch = n_batch ? n_batch : 512;
     if (s->n_batch > s->n_ctx)
         s->n_batch = s->n_ctx;
     if (m->arch->state_new(m->impl, s->n_ctx, s->n_batch, &s->state, e) != 0) {

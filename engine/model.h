@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "engine/tokenizer.h"
 #include "formats/source.h"
 #include "models/arch.h"
 
@@ -21,12 +22,17 @@ typedef struct wk_model {
     const wk_arch *arch;
     void *impl;            /* the family's model */
     wk_model_info info;
+    wk_vocab *vocab;       /* the tokenizer; NULL when the file has none (vocab_error says why) */
+    wk_err vocab_error;
 } wk_model;
 
 /* Opens a GGUF for inference; errors name a file that is not a GGUF, an architecture
  * without a forward pass, or a tensor of a type or shape the engine cannot run. */
 int wk_model_open(const char *path, wk_model **out, wk_err *e);
 void wk_model_close(wk_model *m);
+/* The model's tokenizer, or NULL with the reason (no tokenizer.* metadata, an unsupported
+ * one) in e. */
+const wk_vocab *wk_model_vocab(const wk_model *m, wk_err *e);
 
 typedef struct wk_session {
     const wk_model *model;
@@ -35,7 +41,7 @@ typedef struct wk_session {
     uint32_t pos;          /* tokens in the cache */
 } wk_session;
 
-/* n_ctx 0: the model's training context. */
+/* n_ctx 0: the model's training context; n_batch 0: 512 tokens per forward pass. */
 int wk_session_new(const wk_model *m, uint32_t n_ctx, uint32_t n_batch, wk_session **out,
                    wk_err *e);
 void wk_session_free(wk_session *s);

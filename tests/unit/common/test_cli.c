@@ -17,6 +17,7 @@ typedef struct cli_fixture {
     int level;
     bool touched_by_flag_call;
     char out_copy[64]; /* out points into argv, which cli_run frees */
+    double temp;
 } cli_fixture;
 
 static int level_call(void *target, const char *value, wk_err *e)
@@ -40,7 +41,7 @@ static int flag_call(void *target, const char *value, wk_err *e)
 /* argv as main() gets it: a writable, NULL-terminated copy (getopt permutes it). */
 typedef struct cli_argv {
     int argc;
-    char *argv[16];
+    char *argv[24];
 } cli_argv;
 
 static cli_argv cli_make(const char *const *words)
@@ -68,6 +69,7 @@ static int cli_run(cli_fixture *f, const char *const *words, char *pos, size_t p
         WK_OPT_STRING("output", 'o', "FILE", &f->out, "where"),
         WK_OPT_LONG("threads", 't', "N", &f->threads, 1, 1024, "how many"),
         WK_OPT_SIZE("max-size", 0, "SIZE", &f->size, 1, "how big"),
+        WK_OPT_DOUBLE("temp", 0, "T", &f->temp, 0, 2, "how hot"),
         WK_OPT_CALL("level", 0, "L", level_call, &f->level, "which"),
         WK_OPT_CALL("touch", 0, NULL, flag_call, &f->touched_by_flag_call, "a flag callback"),
         WK_OPT_END,
@@ -102,13 +104,14 @@ Test(cli, every_kind_of_value_reaches_its_target)
     wk_err e;
     char pos[256];
     cr_assert_eq(cli_run(&f, WORDS("-v", "--output", "x.gguf", "--threads=8", "--max-size",
-                                   "2G", "--level", "high", "--touch", "m"),
+                                   "2G", "--level", "high", "--touch", "--temp", "0.25", "m"),
                          pos, sizeof pos, &e), 0, "%s", e.msg);
     cr_assert(f.verbose);
     cr_assert(f.touched_by_flag_call);
     cr_assert_eq(f.threads, 8);
     cr_assert_eq(f.size, 2000000000ull);
     cr_assert_eq(f.level, 2);
+    cr_assert_eq(f.temp, 0.25);
     cr_assert_str_eq(pos, "m");
 }
 
@@ -180,6 +183,22 @@ Test(cli, bad_numbers_name_the_option_and_the_range)
     expect_error(WORDS("--threads", "5x", "m"), "--threads wants a number from 1 to 1024, not '5x'");
     expect_error(WORDS("--threads", "99999999999999999999999", "m"),
                  "--threads wants a number from 1 to 1024, not '99999999999999999999999'");
+}
+
+Test(cli, decimal_numbers_are_checked_against_their_range)
+{
+    cli_fixture f = {0};
+    wk_err e;
+    cr_assert_eq(cli_run(&f, WORDS("--temp", "1e-1", "m"), NULL, 0, &e), 0, "%s", e.msg);
+    cr_assert_float_eq(f.temp, 0.1, 1e-15);
+    cr_assert_eq(cli_run(&f, WORDS("--temp", ".5", "m"), NULL, 0, &e), 0, "%s", e.msg);
+    cr_assert_eq(f.temp, 0.5);
+    expect_error(WORDS("--temp", "3", "m"), "--temp wants a number from 0 to 2, not '3'");
+    expect_error(WORDS("--temp", "-0.1", "m"), "--temp wants a number from 0 to 2, not '-0.1'");
+    expect_error(WORDS("--temp", "nan", "m"), "--temp wants a number from 0 to 2, not 'nan'");
+    expect_error(WORDS("--temp", "0x1", "m"), "--temp wants a number from 0 to 2, not '0x1'");
+    expect_error(WORDS("--temp", "1.5x", "m"), "--temp wants a number from 0 to 2, not '1.5x'");
+    expect_error(WORDS("--temp", "", "m"), "--temp wants a number from 0 to 2, not ''");
 }
 
 Test(cli, sizes_take_decimal_suffixes)

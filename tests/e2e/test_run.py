@@ -1,0 +1,141 @@
+"""wk-run as a user runs it: generation, sampling options, --logits, speed figures, and the
+errors for files it cannot run (issue 9, "wk-run")."""
+import os
+import struct
+
+import numpy as np
+import pytest
+
+from conftest import run, tool
+
+RUN, CONVERT = tool("wk-run"), tool("wk-convert")
+PROMPT = "Once upon a time"
+
+
+@pytest.fixture(scope="module")
+def f32(tmp_path_factory):
+    from conftest import shared_path
+    out = tmp_path_factory.mktemp("run") / "stories-f32.gguf"
+    run([CONVERT, shared_path("models/stories260k-hf"), "-o", out, "--outtype", "f32"], check=0)
+    return out
+
+
+def test_generates_and_reports_speed(f32):
+    p = run([RUN, f32, "-p", PROMPT, "-n", "20", "--seed", "3"], check=0)
+    assert p.stdout.startswith(PROMPT) and len(p.stdout) > len(PROMPT) + 20
+    assert "llama, 5 layers, 64 wide, vocabulary 512" in p.stderr
+    assert "seed 3" in p.stderr
+    assert "prompt: 5 tokens in" in p.stderr and "generated: 20 tokens in" in p.stderr
+    assert "tokens/s" in p.stderr
+
+
+def test_a_seed_repeats_and_greedy_ignores_it(f32):
+    a = run([RUN, f32, "-p", PROMPT, "-n", "30", "--seed", "11", "-q"], check=0).stdout
+    b = run([RUN, f32, "-p", PROMPT, "-n", "30", "--seed", "11", "-q"], check=0).stdout
+    c = run([RUN, f32, "-p", PROMPT, "-n", "30", "--seed", "12", "--temp", "1.5", "-q"],
+            check=0).stdout
+    assert a == b and a != c
+    g1 = run([RUN, f32, "-p", PROMPT, "-n", "30", "--temp", "0", "--seed", "1", "-q"], check=0)
+    g2 = run([RUN, f32, "-p", PROMPT, "-n", "30", "--temp", "0", "--seed", "2", "-q"], check=0)
+    assert g1.stdout == g2.stdout and g1.stderr == ""
+
+
+def test_top_k_one_is_greedy(f32):
+    g = run([RUN, f32, "-p", PROMPT, "-n", "30", "--temp", "0", "-q"], check=0).stdout
+    k = run([RUN, f32, "-p", PROMPT, "-n", "30", "--temp", "2", "--top-k", "1", "-q"],
+            check=0).stdout
+    assert g == k
+
+
+def test_prompt_from_a_file_and_threads(f32, tmp_path):
+    (tmp_path / "p.txt").write_text(PROMPT)
+    a = run([RUN, f32, "-f", tmp_path / "p.txt", "-n", "16", "--temp", "0", "-q", "-t", "1"],
+            check=0).stdout
+    b = run([RUN, f32, "-p", PROMPT, "-n", "16", "--temp", "0", "-q", "--threads", "2"],
+            check=0).stdout
+    assert a == b
+
+
+def test_logits_rows_follow_the_sequence(f32, tmp_path):
+    out = tmp_path / "l.npy"
+    run([RUN, f32, "-p", PROMPT, "-n", "0", "--logits", out, "-q"], check=0)
+    prompt_rows = np.load(out)
+    assert prompt_rows.shape == (5, 512) and prompt_rows.dtype == np.float32
+    run([RUN, f32, "-p", PROMPT, "-n", "6", "--temp", "0", "--ignore-eos", "--logits", out, "-q"],
+        check=0)
+    rows = np.load(out)
+    assert rows.shape == (5 + 6 - 1, 512)
+    # the prompt's rows are the same whether or not tokens follow; the batch size changes
+    # nothing
+    assert np.array_equal(rows[:5], prompt_rows)
+    run([RUN, f32, "-p", PROMPT, "-n", "6", "--temp", "0", "--ignore-eos", "--logits", out, "-q",
+         "-b", "2"], check=0)
+    assert np.array_equal(np.load(out), rows)
+    assert sorted(os.listdir(tmp_path)) == ["l.npy"]
+
+
+def test_a_full_context_stops_generation(f32):
+    p = run([RUN, f32, "-p", PROMPT, "-n", "100", "--ctx", "12", "--ignore-eos"], check=0)
+    assert "generated: 8 tokens" in p.stderr and "the context is full" in p.stderr
+
+
+def test_a_prompt_longer_than_the_context(f32, tmp_path):
+    p = run([RUN, f32, "-p", PROMPT * 5, "--ctx", "8", "--logits", tmp_path / "x.npy"], check=1)
+    assert "the prompt is 29 tokens but the context holds 8" in p.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_usage_errors(f32):
+    assert "nothing to do" in run([RUN, f32], check=2).stderr
+    assert "not both" in run([RUN, f32, "-p", "a", "-f", "b"], check=2).stderr
+    assert "--temp wants a number" in run([RUN, f32, "-p", "a", "--temp", "hot"], check=2).stderr
+    assert "--top-p wants a number from 0 to 1" in run([RUN, f32, "-p", "a", "--top-p", "2"],
+                                                       check=2).stderr
+
+
+def test_not_a_model(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    p = run([RUN, tmp_path / "notes.txt", "-p", "a"], check=1)
+    assert str(tmp_path / "notes.txt") in p.stderr
+
+
+def test_a_vocabulary_only_file_is_not_a_model(stories260k, tmp_path):
+    out = tmp_path / "vocab.gguf"
+    run([CONVERT, stories260k, "-o", out, "--vocab-only"], check=0)
+    p = run([RUN, out, "-p", "a"], check=1)
+    assert str(out) in p.stderr and "token_embd.weight" in p.stderr
+    # its tokenizer still works
+    assert "count" in run([RUN, out, "--tokenize", "a", "--json"], check=0).stdout
+
+
+def patch_bytes(src, dst, old, new):
+    data = src.read_bytes()
+    assert data.count(old) == 1
+    dst.write_bytes(data.replace(old, new))
+
+
+def test_an_architecture_without_a_forward_pass(f32, tmp_path):
+    out = tmp_path / "mamba.gguf"
+    key = b"general.architecture" + struct.pack("<IQ", 8, 5)
+    patch_bytes(f32, out, key + b"llama", key + b"mamba")
+    p = run([RUN, out, "-p", "a"], check=1)
+    assert "architecture 'mamba' has no forward pass" in p.stderr and str(out) in p.stderr
+
+
+def test_a_type_the_engine_cannot_run(f32, tmp_path):
+    out = tmp_path / "iq2.gguf"
+    name = b"blk.0.ffn_up.weight"
+    # n_dims 2, ne = [64, 172], F32 -> IQ2_XXS (16): the file stays well-formed (the data is
+    # smaller than its slot), only the type is one the engine has no kernels for
+    info = struct.pack("<Q", len(name)) + name + struct.pack("<IQQ", 2, 64, 172)
+    patch_bytes(f32, out, info + struct.pack("<I", 0), info + struct.pack("<I", 16))
+    p = run([RUN, out, "-p", "a"], check=1)
+    assert "blk.0.ffn_up.weight" in p.stderr and "IQ2_XXS" in p.stderr, p.stderr
+
+
+def test_a_model_without_a_tokenizer(f32, tmp_path):
+    # wk-convert always writes a tokenizer; a file from elsewhere may lack one
+    out = tmp_path / "no-tokenizer.gguf"
+    patch_bytes(f32, out, b"tokenizer.ggml.model", b"tokenizer.ggml.xodel")
+    p = run([RUN, out, "-p", "a"], check=1)
+    assert "tokenizer.ggml.model" in p.stderr and str(out) in p.stderr, p.stderr
