@@ -2,10 +2,14 @@
 #include "kernels/matmul.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 #include "kernels/traits.h"
 
 #define ROW_BLOCK 16 /* weight rows a thread takes at a time: a few KiB to 100s of KiB */
+/* Products smaller than this many multiply-adds run on one thread: waking the others costs
+ * more than it saves (a 64-wide model would spend its time in barriers). */
+#define PARALLEL_MIN (1 << 17)
 
 static size_t row_bytes(wk_dtype t, int64_t cols)
 {
@@ -26,13 +30,14 @@ void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *sc
     const void *act = x;
     if (at != WK_F32) {
         const wk_cpu_type_traits *a = wk_cpu_type(at);
-#pragma omp parallel for schedule(static) if (n > 1)
+#pragma omp parallel for schedule(static) if (n > 1 && w->cols * n >= PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++)
             a->from_float(x + i * w->cols, (uint8_t *)scratch + (size_t)i * act_row, w->cols);
         act = scratch;
     }
     int64_t blocks = (w->rows + ROW_BLOCK - 1) / ROW_BLOCK;
-#pragma omp parallel for schedule(dynamic, 4)
+    bool parallel = w->rows * w->cols * n >= PARALLEL_MIN;
+#pragma omp parallel for schedule(dynamic, 4) if (parallel)
     for (int64_t b = 0; b < blocks; b++) {
         int64_t r1 = (b + 1) * ROW_BLOCK < w->rows ? (b + 1) * ROW_BLOCK : w->rows;
         for (int64_t i = 0; i < n; i++) {

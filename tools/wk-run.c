@@ -99,6 +99,7 @@ static int generate(const wk_tool *tool, const char *path, const run_opts *o, ch
     if (wk_generate(s, v, ids.ids, (int)ids.n, &g, print_text, NULL, &st, &e) != 0)
         goto fail;
     putchar('\n');
+    fflush(stdout);
     if (!o->quiet)
         print_stats(&st);
     rc = WK_EXIT_OK;
