@@ -84,22 +84,19 @@ def score(gguf, windows, p_ref, vocab, tmp):
             torch.tensor([tq.top1(a, b) for a, b in rows], dtype=torch.float64))
 
 
-def types_of(gguf):
-    return {name: typ for name, typ, _, _ in gguf_read.layout(gguf)[1]}
+def tensors_of(gguf):
+    """{tensor name: ggml type}, and the bytes of the data section (all but the header)."""
+    infos = gguf_read.layout(gguf)[1]
+    start = min((off for *_, off in infos), default=gguf.stat().st_size)
+    return {name: typ for name, typ, _, _ in infos}, gguf.stat().st_size - start
 
 
-def measure_model(model_dir, recipes, texts, ref, work):
-    """{text: {recipe: {"ours"/"ref": (size, KLD each, top-1 each) or None}}},
-    notes: llama-quantize's refusals, and the recipes where the two chose other types."""
-    ctx = json.loads((model_dir / "config.json").read_text())["max_position_embeddings"]
-    windows = {t: [tq.tokens_of(model_dir, p) for p in paragraphs(t)] for t in texts}
-    for t, ws in windows.items():
-        if not ws or max(map(len, ws)) > ctx:
-            sys.exit(f"quant_quality: {t}: " + (f"a paragraph is {max(map(len, ws))} tokens, "
-                     f"more than {model_dir.name}'s context {ctx}; split it" if ws else "empty"))
+def quantize_all(model_dir, recipes, ref, work):
+    """Both quantizers on one F32 GGUF: {recipe: (our file, llama.cpp's or None)}, notes:
+    llama-quantize's refusals, and how the two files' tensor types and data sizes compare."""
     f32 = work / f"{model_dir.name}-f32.gguf"
     must([tool("wk-convert"), model_dir, "-o", f32, "--outtype", "f32", "-q"])
-    files, notes = {}, []
+    files, notes, alike, heads = {}, [], [], set()
     for r in recipes:
         ours = work / f"{model_dir.name}-{r}-wk.gguf"
         rep = must([tool("wk-quantize"), f32, ours, r, "-q", "--json"])
@@ -109,11 +106,34 @@ def measure_model(model_dir, recipes, texts, ref, work):
         if why and ref:
             notes.append(f"llama-quantize {r}: {why}")
         elif ref:
-            a, b = types_of(ours), types_of(theirs)
+            (a, data_a), (b, data_b) = tensors_of(ours), tensors_of(theirs)
             diff = [n for n in a if a[n] != b.get(n)]
             if diff or a.keys() != b.keys():
-                notes.append(f"{r}: tensor types differ at {len(diff)} tensors ({', '.join(diff[:4])})")
+                notes.append(f"{r}: tensor types differ at {len(diff)} tensors "
+                             f"({', '.join(diff[:4])})")
+            elif data_a != data_b:
+                notes.append(f"{r}: the same types, but tensor data of {data_a:,} B (ours) "
+                             f"against {data_b:,} B")
+            else:
+                heads.add((ours.stat().st_size - data_a, theirs.stat().st_size - data_b))
+                alike.append(r)
         files[r] = (ours, None if why else theirs)
+    if alike:
+        notes.append(f"{', '.join(alike)}: the same type for every tensor and tensor data of "
+                     f"the same size; headers and metadata (ours, llama.cpp's) "
+                     + ", ".join(f"{a:,} B and {b:,} B" for a, b in sorted(heads)))
+    return files, notes
+
+
+def measure_model(model_dir, recipes, texts, ref, work):
+    """{text: {recipe: {"ours"/"ref": (size, KLD each, top-1 each) or None}}}, notes."""
+    ctx = json.loads((model_dir / "config.json").read_text())["max_position_embeddings"]
+    windows = {t: [tq.tokens_of(model_dir, p) for p in paragraphs(t)] for t in texts}
+    for t, ws in windows.items():
+        if not ws or max(map(len, ws)) > ctx:
+            sys.exit(f"quant_quality: {t}: " + (f"a paragraph is {max(map(len, ws))} tokens, "
+                     f"more than {model_dir.name}'s context {ctx}; split it" if ws else "empty"))
+    files, notes = quantize_all(model_dir, recipes, ref, work)
     out = {}
     for text, ws in windows.items():
         p_ref, vocab = reference(model_dir, ws)
@@ -134,12 +154,12 @@ def pooled(per_text):
                 for k in ("ours", "ref")} for r in first}
 
 
-def table(rows):
+def table(rows, missing):
     """The markdown table of one model: sizes in bytes, then mean and 99th percentile of the
     KLD over positions, the paired mean difference with twice its standard error (positions
     taken as independent, which they are not quite: read it as a scale), top-1 agreement."""
     def cell(v, fmt, f):
-        return fmt.format(f(v)) if v else "refused"
+        return fmt.format(f(v)) if v else missing
     head = ["recipe", "ours size", "llama.cpp size", "ours KLD", "llama.cpp KLD",
             "ours − llama.cpp KLD (±2 s.e.)", "ours KLD p99", "llama.cpp KLD p99", "ours top-1",
             "llama.cpp top-1"]
@@ -192,7 +212,7 @@ def main():
                 n = len(next(iter(rows.values()))["ours"][1])
                 print(f"\n{model_dir.name}, {getattr(text, 'name', text)} ({n} positions); "
                       f"llama.cpp: {a.ref or 'not given'}\n")
-                print(table(rows))
+                print(table(rows, "refused" if a.ref else "not run"))
             print("\n" + "\n".join(f"- {n}" for n in notes) if notes else "")
 
 

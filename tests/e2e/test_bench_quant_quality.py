@@ -74,6 +74,9 @@ def test_columns_agree_when_the_reference_is_ours_and_texts_pool(student256, tmp
         want = (float(a[r][2]) * n_a + float(b[r][2]) * n_b) / n_all
         assert abs(float(both[r][2]) - want) < 2e-6, (r, both[r], want)
     assert "Q4_0: tensor types differ at 29 tensors" in p.stdout, p.stdout
+    assert re.search(r"- Q8_0: the same type for every tensor and tensor data of the same size; "
+                     r"headers and metadata \(ours, llama.cpp's\) ([\d,]+) B and \1 B\n",
+                     p.stdout), p.stdout
 
 
 def test_refusals_are_figures_and_other_failures_say_why(student256, tmp_path):
