@@ -8,7 +8,9 @@
 #                                       memory does not grow with the model
 # then runs bench/inspect.sh (wk-inspect timings, throughput, peak RSS) and, when present,
 # bench/convert.sh (wk-convert against cp). Figures are reported beside their targets;
-# nothing here asserts. docs/benchmarks.md explains each figure.
+# nothing here asserts. docs/benchmarks.md explains each figure. With WK_REF_QUANTIZE set to
+# llama.cpp's llama-quantize, bench/quant_quality.py then compares wk-quantize's files with
+# its files (docs/quantization.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,4 +81,12 @@ if [ -x bench/pytorch.sh ] && [ -x "$BIN/wk-convert" ]; then
   bench/pytorch.sh "$BIN" "$BUILD" "$OUT"
 else
   echo "(bench/pytorch.sh or $BIN/wk-convert missing: no PyTorch checkpoint figures)"
+fi
+
+echo
+if [ -n "${WK_REF_QUANTIZE:-}" ]; then
+  echo "wk-quantize against llama.cpp's llama-quantize ($WK_REF_QUANTIZE), a few minutes:"
+  WK_BIN=$BIN /usr/bin/python3 bench/quant_quality.py --ref "$WK_REF_QUANTIZE"
+else
+  echo "(WK_REF_QUANTIZE unset: no quantization quality against llama.cpp; docs/quantization.md)"
 fi

@@ -29,10 +29,10 @@ OTHERS = ["Q5_K_S", "Q4_K_S", "Q3_K_L", "Q3_K_S", "Q5_1", "Q5_0", "Q4_1", "Q4_0"
           "IQ4_XS"]
 
 
-def tokens_of(model_dir):
+def tokens_of(model_dir, text=TEXT):
     import sentencepiece as spm
     sp = spm.SentencePieceProcessor(model_file=str(model_dir / "tokenizer.model"))
-    return [1] + sp.encode(TEXT)
+    return [1] + sp.encode(text)
 
 
 def reference_probs(model_dir, tokens):
