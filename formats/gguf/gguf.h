@@ -51,6 +51,8 @@ enum wk_gguf_vtype {
 #define WK_GGUF_MAX_SPLIT 4096 /* files in a set we write or read */
 #define WK_GGUF_MAX_NAME 64 /* ggml's GGML_MAX_NAME includes the NUL: names up to 63 bytes */
 #define WK_GGUF_CHECKSUM_KEY "weightkit.tensor_xxh64" /* ours (docs/gguf.md) */
+/* ours: the hash of the tensor infos the checksums were written with (layout_hash.h) */
+#define WK_GGUF_LAYOUT_KEY "weightkit.tensor_infos_xxh64"
 
 typedef struct wk_gguf_str {
     const char *ptr; /* not NUL-terminated; points into the map */
@@ -149,6 +151,17 @@ char *wk_gguf_split_prefix(const char *path, uint32_t no, uint32_t count);
  * (NAME.gguf -> NAME-00001-of-NNNNN.gguf) when exactly one such set is there, as a new
  * heap string; NULL otherwise. */
 char *wk_gguf_find_split_set(const char *path);
+
+/* Whether g's checksums can be checked: none stored; stored for these tensor infos (or
+ * written before weightkit.tensor_infos_xxh64 existed); or stale, copied by a tool that
+ * rewrote the tensors (llama-quantize keeps every key of its input). Stale checksums count
+ * as none below. */
+typedef enum wk_gguf_sums {
+    WK_GGUF_SUMS_NONE,
+    WK_GGUF_SUMS_STORED,
+    WK_GGUF_SUMS_STALE,
+} wk_gguf_sums;
+wk_gguf_sums wk_gguf_checksums_state(const wk_gguf *g);
 
 /* Checks weightkit.tensor_xxh64 (xxh64, seed 0, of each tensor's stored bytes) against the
  * data: 0 when every tensor matches, 1 when the file has no checksums, -1 naming the first

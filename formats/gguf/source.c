@@ -22,6 +22,7 @@
 #include <xxhash.h>
 
 #include "common/strutil.h"
+#include "formats/gguf/layout_hash.h"
 
 /* The files behind a source: one, or every file of a split set in order. */
 typedef struct gguf_set {
@@ -303,11 +304,34 @@ int wk_gguf_open_source(const char *path, wk_source **out, wk_err *e)
     return 0;
 }
 
-/* The checksum array: 0 with *out, 1 when the file has none, -1 when it is malformed. */
+wk_gguf_sums wk_gguf_checksums_state(const wk_gguf *g)
+{
+    if (!wk_gguf_find(g, WK_GGUF_CHECKSUM_KEY))
+        return WK_GGUF_SUMS_NONE;
+    const wk_gguf_kv *layout = wk_gguf_find(g, WK_GGUF_LAYOUT_KEY);
+    if (!layout) /* written before the layout hash existed */
+        return WK_GGUF_SUMS_STORED;
+    XXH64_state_t *st = wk_gguf_layout_hash_start();
+    if (layout->value.type != WK_GGUF_U64 || !st) {
+        if (st)
+            XXH64_freeState(st);
+        return WK_GGUF_SUMS_STALE;
+    }
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const wk_gguf_tensor_info *t = &g->tensors[i];
+        wk_gguf_layout_hash_add(st, t->name.ptr, t->name.len, t->n_dims, t->ne, t->ggml_type,
+                                t->offset);
+    }
+    return wk_gguf_layout_hash_finish(st) == layout->value.u ? WK_GGUF_SUMS_STORED
+                                                              : WK_GGUF_SUMS_STALE;
+}
+
+/* The checksum array: 0 with *out, 1 when the file has none (or only stale ones), -1 when
+ * it is malformed. */
 static int checksum_array(const wk_gguf *g, const wk_gguf_value **out, wk_err *e)
 {
     const wk_gguf_kv *kv = wk_gguf_find(g, WK_GGUF_CHECKSUM_KEY);
-    if (!kv)
+    if (!kv || wk_gguf_checksums_state(g) == WK_GGUF_SUMS_STALE)
         return 1;
     if (kv->value.type != WK_GGUF_ARRAY || kv->value.arr.elem_type != WK_GGUF_U64 ||
         kv->value.arr.count != g->n_tensors)

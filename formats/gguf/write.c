@@ -49,7 +49,7 @@ static int kv_put(wk_gguf_writer *w, const char *key, uint32_t type, wk_buf *b, 
                 out_path(w), key);
     else if (key[0] == '\0')
         wk_fail(e, "%s: empty metadata key", out_path(w));
-    else if (strcmp(key, CHECKSUM_KEY) == 0)
+    else if (strcmp(key, CHECKSUM_KEY) == 0 || strcmp(key, WK_GGUF_LAYOUT_KEY) == 0)
         wk_fail(e, "%s: key '%s' is reserved for the writer's checksums", out_path(w), key);
     else if (strcmp(key, WK_GGUF_SPLIT_NO) == 0 || strcmp(key, WK_GGUF_SPLIT_COUNT) == 0 ||
              strcmp(key, WK_GGUF_SPLIT_TENSORS) == 0)

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "formats/gguf/layout_hash.h"
 #include "formats/gguf/writer_impl.h"
 
 _Static_assert(WK_GGUF_MAX_SPLIT <= WK_OUT_MAX_PENDING, "every file of a set is a pending "
@@ -174,6 +175,21 @@ static int out_split_keys(wk_gguf_writer *w, wk_outfile *o, uint32_t k, wk_err *
                : 0;
 }
 
+/* The hash of the tensor infos this file's header is about to hold (layout_hash.h); 0 when
+ * out of memory, which only makes the checksums read as stale. */
+static uint64_t layout_hash(const wk_gguf_writer *w, const wk_gguf_shard *sh)
+{
+    XXH64_state_t *st = wk_gguf_layout_hash_start();
+    if (!st)
+        return 0;
+    for (size_t i = sh->t0; i < sh->t1; i++) {
+        const wk_gguf_tensor_entry *t = &w->t[i];
+        wk_gguf_layout_hash_add(st, t->name, strlen(t->name), t->n_dims, t->ne,
+                                (uint32_t)wk_type(t->dtype)->ggml_id, t->offset);
+    }
+    return wk_gguf_layout_hash_finish(st);
+}
+
 static int write_header(wk_gguf_writer *w, uint32_t k, wk_err *e)
 {
     wk_gguf_shard *sh = &w->shards[k];
@@ -181,7 +197,7 @@ static int write_header(wk_gguf_writer *w, uint32_t k, wk_err *e)
     /* the first file has every kv; the others only what reading them needs */
     bool all_kv = k == 0;
     bool align_kv = !all_kv && w->alignment != WK_GGUF_DEFAULT_ALIGNMENT;
-    uint64_t n_kv = (all_kv ? w->n_kv : align_kv) + (is_split(w) ? 3 : 0) + 1;
+    uint64_t n_kv = (all_kv ? w->n_kv : align_kv) + (is_split(w) ? 3 : 0) + 2;
     if (wk_out_write(o, "GGUF", 4, e) != 0 || out_u32(o, 3, e) != 0 ||
         out_u64(o, sh->t1 - sh->t0, e) != 0 || out_u64(o, n_kv, e) != 0)
         return -1;
@@ -194,7 +210,9 @@ static int write_header(wk_gguf_writer *w, uint32_t k, wk_err *e)
         return -1;
     if (is_split(w) && out_split_keys(w, o, k, e) != 0)
         return -1;
-    if (out_key(o, WK_GGUF_CHECKSUM_KEY, WK_GGUF_ARRAY, e) != 0 ||
+    if (out_key(o, WK_GGUF_LAYOUT_KEY, WK_GGUF_U64, e) != 0 ||
+        out_u64(o, layout_hash(w, sh), e) != 0 ||
+        out_key(o, WK_GGUF_CHECKSUM_KEY, WK_GGUF_ARRAY, e) != 0 ||
         out_u32(o, WK_GGUF_U64, e) != 0 || out_u64(o, sh->t1 - sh->t0, e) != 0)
         return -1;
     sh->sums_off = o->pos;

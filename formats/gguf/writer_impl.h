@@ -9,7 +9,6 @@
 #include "common/fileio.h"
 #include "formats/gguf/gguf.h"
 
-#define WK_GGUF_CHECKSUM_KEY "weightkit.tensor_xxh64"
 #define WK_GGUF_ALIGNMENT_KEY "general.alignment"
 
 typedef struct wk_gguf_kv_entry {

@@ -150,6 +150,7 @@ SAMPLE_METADATA = {
     "weightkit.tool": "gguf-write-sample",
     "weightkit.sources": ["model.safetensors", "config.json"],
     "weightkit.tensor_xxh64": None,  # checked against the data below
+    "weightkit.tensor_infos_xxh64": None,  # checked against the tensor infos below
 }
 # name, shape outermost first, ggml type id, bytes
 SAMPLE_TENSORS = [
@@ -195,7 +196,11 @@ def test_written_gguf_matches_node_reader(tmp_path):
     assert len(info["tensors"]) == len(SAMPLE_TENSORS)
     offset = 0
     sums = []
+    infos = b""  # the tensor-info section as GGUF v3 lays it out
     for i, (t, (name, shape, gtype, nbytes)) in enumerate(zip(info["tensors"], SAMPLE_TENSORS)):
+        infos += (struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(shape))
+                  + b"".join(struct.pack("<Q", n) for n in shape[::-1])
+                  + struct.pack("<IQ", gtype, offset))
         assert t["name"] == name
         assert t["dimensions"] == shape[::-1], (name, t["dimensions"])
         assert t["ggmlType"] == gtype, name
@@ -209,6 +214,8 @@ def test_written_gguf_matches_node_reader(tmp_path):
         offset += padded
     assert len(data) == info["infoEndOffset"] + offset
     assert meta["weightkit.tensor_xxh64"] == sums
+    assert meta["weightkit.tensor_infos_xxh64"] == big(xxh64(infos))
+    assert infos in data, "the section hashed is the file's own"
 
 
 def test_gguf_check_rejects_corrupted_sample(tmp_path):

@@ -78,6 +78,23 @@ def test_flipped_byte_fails_stats_and_hist(model, tmp_path, tensor):
     run([INSPECT, bad], check=0)
 
 
+def test_checksums_copied_into_a_rewritten_file_are_stale(model, tmp_path):
+    """llama-quantize keeps every key of its input, our checksums too, while it rewrites the
+    tensors: the tensor-info hash beside them tells wk-inspect they are stale, not that the
+    file is corrupted. Made here by renaming a tensor (output_norm -> output_morm) and
+    changing its data, as a rewrite would."""
+    _, gguf, _ = model
+    moved = tmp_path / "rewritten.gguf"
+    corrupt(gguf, moved, "output_norm.weight")
+    data = moved.read_bytes()
+    assert data.count(b"output_norm.weight") == 1
+    moved.write_bytes(data.replace(b"output_norm.weight", b"output_morm.weight"))
+    doc = inspect_json("--stats", moved)
+    assert doc["checksums"] == {"stored": False, "verified": 0, "status": "stale"}
+    out = run([INSPECT, "--stats", moved], check=0).stdout
+    assert "Checksums     not verified (stale: another tool rewrote the tensors" in out
+
+
 def test_file_without_checksums_says_so(tmp_path):
     path = tmp_path / "plain.gguf"
     ifx.gguf_file(path)  # hand-written, as llama.cpp's tools would: no weightkit keys
@@ -102,7 +119,7 @@ def test_gguf_metadata_json(model):
     assert m["file_type"] == {"id": 1, "name": "F16"}
     keys = m["keys"]
     want = {k for k in meta if k.startswith(("general.", "llama.", "weightkit."))}
-    assert set(keys) == want - {"weightkit.tensor_xxh64"}
+    assert set(keys) == want - {"weightkit.tensor_xxh64", "weightkit.tensor_infos_xxh64"}
     assert keys["general.architecture"] == "llama"
     assert keys["llama.block_count"] == cfg["num_hidden_layers"]
     assert keys["llama.attention.head_count_kv"] == cfg["num_key_value_heads"]

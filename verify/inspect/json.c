@@ -206,7 +206,8 @@ static cJSON *checksums(const wk_inspect_checksums *c)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "stored", c->stored);
     add_u64(o, "verified", c->verified);
-    cJSON_AddStringToObject(o, "status", !c->stored ? "none stored"
+    cJSON_AddStringToObject(o, "status", c->stale     ? "stale"
+                                         : !c->stored ? "none stored"
                                          : c->verified ? "verified" : "not read");
     return o;
 }

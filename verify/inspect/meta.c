@@ -34,11 +34,12 @@ static bool str_ends(wk_gguf_str s, const char *suffix)
 }
 
 /* Keys listed without --meta: general.*, `<arch>.*` and weightkit.* but the checksum
- * array (the report's checksum line says what became of it). */
+ * array and its tensor-info hash (the report's checksum line says what became of them). */
 static bool listed_by_default(wk_gguf_str key, const wk_gguf_value *arch)
 {
     if (str_starts(key, "general.", 8) ||
-        (str_starts(key, "weightkit.", 10) && !str_is(key, WK_GGUF_CHECKSUM_KEY)))
+        (str_starts(key, "weightkit.", 10) && !str_is(key, WK_GGUF_CHECKSUM_KEY) &&
+         !str_is(key, WK_GGUF_LAYOUT_KEY)))
         return true;
     return arch && arch->str.len && key.len > arch->str.len &&
            memcmp(key.ptr, arch->str.ptr, arch->str.len) == 0 && key.ptr[arch->str.len] == '.';

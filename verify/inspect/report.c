@@ -208,7 +208,9 @@ int wk_inspect_build(wk_source *s, const wk_inspect_opts *o, wk_inspect_report *
     r->filter = o->filter;
     r->stats = o->stats;
     r->checksums.applies = s->gguf != NULL;
-    r->checksums.stored = s->gguf && wk_gguf_find(s->gguf, WK_GGUF_CHECKSUM_KEY);
+    wk_gguf_sums sums = s->gguf ? wk_gguf_checksums_state(s->gguf) : WK_GGUF_SUMS_NONE;
+    r->checksums.stored = sums == WK_GGUF_SUMS_STORED;
+    r->checksums.stale = sums == WK_GGUF_SUMS_STALE;
     load_identity(s, r);
     if (wk_inspect_meta_build(s, o->meta, &r->meta, e) != 0)
         goto fail;

@@ -72,7 +72,8 @@ typedef struct wk_inspect_hist {
  * were hashed (while --stats or --hist had their bytes in memory) and matched. */
 typedef struct wk_inspect_checksums {
     bool applies;      /* the format can store them (GGUF); else the rest is unused */
-    bool stored;       /* the file has weightkit.tensor_xxh64 */
+    bool stored;       /* the file has weightkit.tensor_xxh64 for its tensors */
+    bool stale;        /* it has them, but for other tensor infos (copied by another tool) */
     uint64_t verified; /* tensors whose bytes matched their stored checksum */
 } wk_inspect_checksums;
 

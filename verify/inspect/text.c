@@ -270,7 +270,10 @@ static void checksums(FILE *f, const wk_inspect_report *r, const char *label)
     if (!c->applies)
         return;
     fputs(label, f);
-    if (!c->stored)
+    if (c->stale)
+        fputs("not verified (stale: another tool rewrote the tensors and copied weightkit's "
+              "checksums)\n", f);
+    else if (!c->stored)
         fputs("not verified (none stored)\n", f);
     else if (r->hist && c->verified)
         fputs("verified (xxh64)\n", f);

@@ -147,7 +147,7 @@ Test(inspect_meta, default_groups_and_tokenizer_summary)
 
     const char *text = c.text;
     im_assert_printable(text);
-    cr_expect(strstr(text, "Metadata      GGUF v3, alignment 32, 23 keys; general.*, llama.*, "
+    cr_expect(strstr(text, "Metadata      GGUF v3, alignment 32, 24 keys; general.*, llama.*, "
                            "weightkit.* below (--meta: all)\n"), "%s", text);
     cr_expect(strstr(text, "\n  general.file_type                        15 (Q4_K_M)\n"), "%s",
               text);
@@ -166,7 +166,7 @@ Test(inspect_meta, default_groups_and_tokenizer_summary)
     cr_expect_not(strstr(text, "other.key") || strstr(text, "tokenizer.ggml.tokens"));
 
     cJSON *meta = cJSON_GetObjectItem(c.doc, "metadata");
-    cr_expect_eq(cJSON_GetObjectItem(meta, "key_count")->valuedouble, 23);
+    cr_expect_eq(cJSON_GetObjectItem(meta, "key_count")->valuedouble, 24);
     cJSON *ft = cJSON_GetObjectItem(meta, "file_type");
     cr_expect_str_eq(cJSON_GetObjectItem(ft, "name")->valuestring, "Q4_K_M");
     cr_expect_str_eq(cJSON_GetObjectItem(c.keys, "general.description")->valuestring,
@@ -199,7 +199,7 @@ Test(inspect_meta, meta_lists_every_key_and_summarises_long_arrays)
     cr_assert_eq(cJSON_GetArraySize(c.keys), (int)c.src->gguf->n_kv);
     const char *text = c.text;
     im_assert_printable(text);
-    cr_expect(strstr(text, "Metadata      GGUF v3, alignment 32, all 23 keys\n"), "%s", text);
+    cr_expect(strstr(text, "Metadata      GGUF v3, alignment 32, all 24 keys\n"), "%s", text);
     cr_expect(strstr(text, "  general.file_type                        99 (unknown file type)\n"),
               "%s", text);
     cr_expect(strstr(text, "  other.key                                7\n"), "%s", text);

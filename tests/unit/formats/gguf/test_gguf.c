@@ -64,11 +64,12 @@ Test(gguf, writer_metadata_round_trip)
     cr_assert_eq(g->version, 3);
     cr_assert_eq(g->n_tensors, 0);
     cr_assert_eq(g->alignment, 32);
-    /* 21 set keys, 3 provenance keys, the checksum array */
-    cr_assert_eq(g->n_kv, 25, "n_kv %llu", (unsigned long long)g->n_kv);
+    /* 21 set keys, 3 provenance keys, the checksum array and its tensor-info hash */
+    cr_assert_eq(g->n_kv, 26, "n_kv %llu", (unsigned long long)g->n_kv);
     cr_assert(gt_streq(g->kv[0].key, "general.architecture"));
     cr_assert(gt_streq(g->kv[6].key, "a.replaced"));
-    cr_assert(gt_streq(g->kv[24].key, "weightkit.tensor_xxh64"));
+    cr_assert(gt_streq(g->kv[24].key, "weightkit.tensor_infos_xxh64"));
+    cr_assert(gt_streq(g->kv[25].key, "weightkit.tensor_xxh64"));
     char *s;
     cr_assert_eq(wk_gguf_get_str(g, "general.architecture", &s), 0);
     cr_assert_str_eq(s, "llama");
@@ -331,6 +332,34 @@ Test(gguf, checksum_detects_flipped_byte)
             OK(wk_gguf_check_xxh64(g, i, g->data + g->data_offset + g->tensors[i].offset,
                                    g->tensors[i].n_bytes, &e));
     cr_assert_eq(wk_gguf_stored_xxh64(g, GT_N, &stored, &e), -1, "out of range");
+    wk_gguf_close(g);
+    free(path);
+    gt_rmdir(dir);
+}
+
+/* A tool that rewrites the tensors but copies every key (llama-quantize does) leaves
+ * checksums for other tensor infos: they are stale, counted as none, not as corruption. */
+Test(gguf, checksums_for_other_tensor_infos_are_stale)
+{
+    wk_err e;
+    char *dir = gt_tmpdir(), *path = gt_path(dir, "s.gguf");
+    gt_write_tensors(path, 64, 0);
+    wk_gguf *g;
+    OK(wk_gguf_open(path, &g, &e));
+    cr_assert_eq(wk_gguf_checksums_state(g), WK_GGUF_SUMS_STORED);
+    /* the last letter of the first tensor's name, in the tensor-info section */
+    uint64_t at = (uint64_t)(g->tensors[0].name.ptr - (const char *)g->data) +
+                  g->tensors[0].name.len - 1;
+    /* and a tensor's data byte: with stale checksums nothing is compared */
+    uint64_t data_at = g->data_offset + g->tensors[2].offset + 5;
+    wk_gguf_close(g);
+    gt_flip_byte(path, at, 0x01);
+    gt_flip_byte(path, data_at, 0x10);
+    OK(wk_gguf_open(path, &g, &e));
+    cr_assert_eq(wk_gguf_checksums_state(g), WK_GGUF_SUMS_STALE);
+    cr_assert_eq(wk_gguf_verify_checksums(g, &e), 1);
+    uint64_t h;
+    cr_assert_eq(wk_gguf_stored_xxh64(g, 0, &h, &e), 1);
     wk_gguf_close(g);
     free(path);
     gt_rmdir(dir);
