@@ -12,9 +12,10 @@
  *
  * Level layouts (quant/kquants.c's dequantizers): Q2_K, Q3_K's low bits and Q6_K's high bits
  * put chunk k (of 32) of each half of 128 at bits 2k of 32 bytes; Q4_K/Q5_K low then high
- * nibbles of 32 bytes per 64, Q5_K/Q3_K's extra bit for chunk c at bit c of 32 bytes. These
- * are read by shifting the whole vector right chunk after chunk, so each chunk's bits sit at
- * the bottom of each byte (what a 16-bit shift brings down from the next byte stays above). */
+ * nibbles of 32 bytes per 64, Q5_K/Q3_K's extra bit for chunk c at bit c of 32 bytes. There
+ * are no byte shifts: a field is masked in each byte, then moved by a 16-bit shift (which,
+ * after the mask, carries no bit into the next byte); every mask and shift is a constant once
+ * the loops over chunks are unrolled. */
 #include "kernels/avx2/avx2.h"
 
 #include <immintrin.h>
@@ -62,25 +63,45 @@ static inline vi scaled_bsums(__m128i scales, const int16_t *bsums)
     return _mm256_madd_epi16(_mm256_cvtepi8_epi16(scales), load32(bsums));
 }
 
-/* Q2_K and Q3_K's low bits: chunk k of half h is bits 2k of the half's 32 bytes. Q3_K adds 4
- * where bit 4h + k of hmask is set. */
+static inline vi and8(vi v, int m)
+{
+    return _mm256_and_si256(v, mask8(m));
+}
+
+/* The field m << from of each byte of v moved to bit to: masked first, so that the 16-bit
+ * shift moves no bit across a byte. */
+static inline vi move_bits(vi v, int m, int from, int to)
+{
+    vi f = and8(v, m << from);
+    return to > from ? _mm256_slli_epi16(f, to - from) : _mm256_srli_epi16(f, from - to);
+}
+
+/* the four chunks of a half: sum_k chunk16(u[k], y + 32k, hs, k) */
+static inline vi half16(vi u0, vi u1, vi u2, vi u3, const int8_t *y, vi hs)
+{
+    vi s01 = _mm256_add_epi32(chunk16(u0, y, hs, 0), chunk16(u1, y + 32, hs, 1));
+    vi s23 = _mm256_add_epi32(chunk16(u2, y + 64, hs, 2), chunk16(u3, y + 96, hs, 3));
+    return _mm256_add_epi32(s01, s23);
+}
+
+/* Q2_K and Q3_K: chunk k of half h is bits 2k of the half's 32 bytes of qs. Q3_K adds 4 where
+ * bit 4h + k of hmask's bytes is set. */
 static inline vi sum_2bit(const uint8_t *qs, const uint8_t *hmask, const int8_t *y,
                           __m128i scales)
 {
     vi sum = _mm256_setzero_si256(), hm = hmask ? load32(hmask) : sum;
 #pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) {
-        vi hs = half_scales(scales, h), q = load32(qs + 32 * h);
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++, y += 32) {
-            vi u = _mm256_and_si256(q, mask8(3));
-            if (hmask) {
-                u = _mm256_or_si256(u, _mm256_and_si256(_mm256_slli_epi16(hm, 2), mask8(4)));
-                hm = _mm256_srli_epi16(hm, 1);
-            }
-            sum = _mm256_add_epi32(sum, chunk16(u, y, hs, k));
-            q = _mm256_srli_epi16(q, 2);
+    for (int h = 0; h < 2; h++, y += 128) {
+        vi q = load32(qs + 32 * h);
+        vi u0 = and8(q, 3), u1 = and8(_mm256_srli_epi16(q, 2), 3);
+        vi u2 = and8(_mm256_srli_epi16(q, 4), 3), u3 = and8(_mm256_srli_epi16(q, 6), 3);
+        if (hmask) {
+            u0 = _mm256_or_si256(u0, move_bits(hm, 1, 4 * h, 2));
+            u1 = _mm256_or_si256(u1, move_bits(hm, 1, 4 * h + 1, 2));
+            u2 = _mm256_or_si256(u2, move_bits(hm, 1, 4 * h + 2, 2));
+            u3 = _mm256_or_si256(u3, move_bits(hm, 1, 4 * h + 3, 2));
         }
+        sum = _mm256_add_epi32(sum, half16(u0, u1, u2, u3, y, half_scales(scales, h)));
     }
     return sum;
 }
@@ -148,18 +169,14 @@ void wk_vec_dot_q6_K_avx2(int64_t n, float *s, const void *x, const void *y)
         vi isum = _mm256_setzero_si256();
         /* chunk k of half h: nibble k / 2 of ql[32 * (k % 2) ..], bits 2k of qh above it */
 #pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) {
-            vi hs = half_scales(sc, h), hi = load32(w[i].qh + 32 * h);
-            vi ql[2] = {load32(w[i].ql + 64 * h), load32(w[i].ql + 64 * h + 32)};
-#pragma GCC unroll 4
-            for (int k = 0; k < 4; k++, q8 += 32) {
-                vi u = _mm256_and_si256(ql[k % 2], mask8(0xf));
-                u = _mm256_or_si256(u, _mm256_and_si256(_mm256_slli_epi16(hi, 4), mask8(0x30)));
-                isum = _mm256_add_epi32(isum, chunk16(u, q8, hs, k));
-                hi = _mm256_srli_epi16(hi, 2);
-                if (k % 2)
-                    ql[0] = _mm256_srli_epi16(ql[0], 4), ql[1] = _mm256_srli_epi16(ql[1], 4);
-            }
+        for (int h = 0; h < 2; h++, q8 += 128) {
+            vi ql0 = load32(w[i].ql + 64 * h), ql1 = load32(w[i].ql + 64 * h + 32);
+            vi hi = load32(w[i].qh + 32 * h);
+            vi u0 = _mm256_or_si256(and8(ql0, 0xf), move_bits(hi, 3, 0, 4));
+            vi u1 = _mm256_or_si256(and8(ql1, 0xf), move_bits(hi, 3, 2, 4));
+            vi u2 = _mm256_or_si256(and8(_mm256_srli_epi16(ql0, 4), 0xf), move_bits(hi, 3, 4, 4));
+            vi u3 = _mm256_or_si256(and8(_mm256_srli_epi16(ql1, 4), 0xf), move_bits(hi, 3, 6, 4));
+            isum = _mm256_add_epi32(isum, half16(u0, u1, u2, u3, q8, half_scales(sc, h)));
         }
         /* levels are u - 32 */
         isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(scaled_bsums(sc, a[i].bsums), 5));
@@ -204,15 +221,11 @@ static inline void q45_K(const uint8_t *scales, wk_half d, wk_half dmin, const u
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++, q8 += 64) {
         vi q = load32(qs + 32 * j);
-        vi u[2] = {_mm256_and_si256(q, mask8(0xf)),
-                   _mm256_and_si256(_mm256_srli_epi16(q, 4), mask8(0xf))};
+        vi u[2] = {and8(q, 0xf), and8(_mm256_srli_epi16(q, 4), 0xf)};
 #pragma GCC unroll 2
         for (int k = 0; k < 2; k++) {
-            if (qh) {
-                u[k] = _mm256_or_si256(u[k],
-                                       _mm256_and_si256(_mm256_slli_epi16(hb, 4), mask8(0x10)));
-                hb = _mm256_srli_epi16(hb, 1);
-            }
+            if (qh)
+                u[k] = _mm256_or_si256(u[k], move_bits(hb, 1, 2 * j + k, 4));
             vi p = _mm256_maddubs_epi16(u[k], load32(q8 + 32 * k));
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, pick16(sc, 2 * j + k)));
         }
