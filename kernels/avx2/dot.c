@@ -156,8 +156,8 @@ static inline __m128 block_scales(const void *w, const void *a)
 #define BLOCK_STEP(acc, mins, isum, asym, i)                                                     \
     do {                                                                                         \
         __m128 sc = block_scales(&w[i], &a[i]);                                                  \
-        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc), _mm256_cvtepi32_ps(isum(&w[i], a[i].qs)), \
-                              acc);                                                              \
+        vf sumf = _mm256_cvtepi32_ps(isum(&w[i], a[i].qs));                                      \
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc), sumf, acc);                             \
         if (asym)                                                                                \
             mins = _mm_add_ps(mins, sc);                                                         \
     } while (0)
@@ -180,7 +180,8 @@ static inline __m128 block_scales(const void *w, const void *a)
         }                                                                                        \
         for (; i < nb; i++)                                                                      \
             BLOCK_STEP(acc0, mins0, isum_##name, asym, i);                                       \
-        float sum = wk_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3))); \
+        acc0 = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));              \
+        float sum = wk_hsum_ps(acc0);                                                            \
         if (asym)                                                                                \
             sum += _mm_cvtss_f32(_mm_movehdup_ps(_mm_add_ps(mins0, mins1)));                     \
         *s = sum;                                                                                \

@@ -5,10 +5,11 @@
  * their offset, 4 for Q3_K and 32 for Q6_K) or by the sign trick (IQ4_XS's signed table
  * values); vpmaddwd then multiplies the int16 pair sums by the group scales (int16, a scale
  * per 128-bit lane for the groups of 16) and adds pairs, so the whole super-block sums in
- * 8 int32 lanes, exactly (at most 2^28 in magnitude). What the offsets and the minimums take
- * off is a scale (or minimum) times a group's activation sum, Q8_K's bsums: one vpmaddwd of
- * the 16 bsums with the 16 scales. The int32 lanes are multiply-added in float with d * d8
- * (and dmin * d8), and the 8 lanes added once at the end.
+ * 8 int32 lanes, exactly (no int16 pair sum reaches 2^15 with activations in [-127, 127], no
+ * int32 partial sum 2^29). What the offsets and the minimums take off is a scale (or
+ * minimum) times a group's activation sum, Q8_K's bsums: one vpmaddwd of the 16 bsums with
+ * the 16 scales. The int32 lanes are multiply-added in float with d * d8 (and dmin * d8), and
+ * the 8 lanes added once at the end.
  *
  * Level layouts (quant/kquants.c's dequantizers): Q2_K, Q3_K's low bits and Q6_K's high bits
  * put chunk k (of 32) of each half of 128 at bits 2k of 32 bytes; Q4_K/Q5_K low then high
