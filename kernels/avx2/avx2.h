@@ -39,4 +39,14 @@ extern const wk_fit_kernels wk_fit_avx2;
 WK_QUANT_FAMILY(WK_DECLARE_QUANT_AVX2)
 #undef WK_DECLARE_QUANT_AVX2
 
+/* dot.c, dot_kquants.c: twins of the dot products of kernels/dot.c, dot_kquants.c
+ * (kernels/dot.h; the activations from our quantizers, so Q8 levels in [-127, 127]) */
+#define WK_DOT_AVX2(X)                                                                           \
+    X(f32) X(f16) X(bf16) X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0) X(iq4_nl) X(q2_K) X(q3_K)     \
+    X(q4_K) X(q5_K) X(q6_K) X(iq4_xs)
+#define WK_DECLARE_DOT_AVX2(name)                                                                \
+    void wk_vec_dot_##name##_avx2(int64_t n, float *s, const void *x, const void *y);
+WK_DOT_AVX2(WK_DECLARE_DOT_AVX2)
+#undef WK_DECLARE_DOT_AVX2
+
 #endif

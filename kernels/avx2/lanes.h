@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "kernels/avx2/avx2.h"
+#include "quant/fit.h"
 
 /* The entry points of a type whose only AVX2 part is its search: the reference row code of
  * quant/ with the AVX2 searches of fit.c. */
@@ -56,6 +57,45 @@ static inline __m256i wk_bytes32(const __m256i q[4])
     __m256i cd = _mm256_packus_epi32(_mm256_and_si256(q[2], lo), _mm256_and_si256(q[3], lo));
     return _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd),
                                        _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* The sum of the 8 lanes (in some order: dot products only). */
+static inline float wk_hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* Sums of 4 products of unsigned bytes u (at most 127) with signed bytes y, as 8 int32
+ * lanes: maddubs adds pairs into int16 (at most 2 * 127 * 128, so it never saturates), madd
+ * adds pairs of those. */
+static inline __m256i wk_dot_u8_i8(__m256i u, __m256i y)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+}
+
+/* The same for signed bytes x (any) and y in [-127, 127]: |x| (at most 128) times y with
+ * the sign of x. */
+static inline __m256i wk_dot_i8_i8(__m256i x, __m256i y)
+{
+    return wk_dot_u8_i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+/* The 32 nibbles of 16 bytes as bytes: element j in the low nibble of byte j, j + 16 in the
+ * high one (Q4_0, IQ4_NL, each group of IQ4_XS). The bytes go to both lanes, the high lane's
+ * shifted down by 4 (a 64-bit shift: bits crossing bytes are masked off). */
+static inline __m256i wk_nibbles32(const uint8_t *qs)
+{
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    v = _mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4));
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+/* IQ4's 16 levels in both 128-bit lanes, for vpshufb */
+static inline __m256i wk_iq4_table(void)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)WK_IQ4_VALUES));
 }
 
 static inline int wk_hsum_epi32(__m256i v)

@@ -7,8 +7,8 @@
  * largest magnitude (or the minimum, the maximum) is the first one equal to the vector
  * reduction, the one the reference's strict-comparison scan keeps, sign of zero included;
  * float-to-int casts truncate as cvttps2dq does (0x80000000 for what does not fit) and keep
- * the low byte as the reference's (int8_t) casts do; roundf's ties away from zero are rebuilt
- * from the truncation and the exact fraction. */
+ * the low byte as the reference's (int8_t) casts do; Q8's roundf (ties away from zero) is a
+ * truncation after adding just under a half (see q8_block). */
 #include "kernels/avx2/avx2.h"
 
 #include <immintrin.h>
@@ -148,30 +148,30 @@ RTN_ENTRY_POINTS(q5_1, Q5_1)
 
 /* ---- Q8_0, Q8_1: d = amax / 127, q = (int8_t)roundf(x / d) ---- */
 
-/* roundf: ties away from zero. v - trunc(v) is exact, so comparing it with 1/2 decides. */
-static vf round_half_away(vf v)
-{
-    vf t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    vf up = _mm256_cmp_ps(wk_abs_ps(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-    vf sign = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u)));
-    vf one = _mm256_or_ps(sign, _mm256_set1_ps(1.0f)); /* copysignf(1, v) */
-    return _mm256_add_ps(t, _mm256_and_ps(up, one));
-}
-
-/* One block: the levels into qs, their sum into *sum; returns d. */
+/* One block: the levels into qs, their sum into *sum; returns d. roundf(v) is
+ * trunc(v + copysign(0.49999997f, v)) for every float (checked for all of them: the sum
+ * rounds across an integer exactly when v is at or past the tie), and cvttps2dq truncates.
+ * Finite products are at most 127.5 in magnitude, so the levels are in [-127, 127] and the
+ * saturating packs keep them; an infinite or NaN product (a denormal d makes 1 / d infinite)
+ * truncates to 0x80000000, which the reference's (int8_t) cast makes 0 and the packs -128,
+ * a value no finite product gives: those bytes become 0. */
 static float q8_block(const float *x, int8_t *qs, int *sum)
 {
     float amax;
-    vi q[4], s = _mm256_setzero_si256();
     wk_max_by_magnitude(x, 4, &amax);
     float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    const vf sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    vi q[4];
     for (int k = 0; k < 4; k++) {
         vf v = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), _mm256_set1_ps(id));
-        q[k] = wk_low_byte(_mm256_cvttps_epi32(round_half_away(v)));
-        s = _mm256_add_epi32(s, q[k]);
+        vf half = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(0.49999997f));
+        q[k] = _mm256_cvttps_epi32(_mm256_add_ps(v, half));
     }
-    _mm256_storeu_si256((vi *)qs, wk_bytes32(q));
-    *sum = wk_hsum_epi32(s);
+    vi b = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    b = _mm256_andnot_si256(_mm256_cmpeq_epi8(b, _mm256_set1_epi8(-128)), b);
+    _mm256_storeu_si256((vi *)qs, b);
+    *sum = wk_hsum_epi32(wk_dot_u8_i8(_mm256_set1_epi8(1), b));
     return d;
 }
 
@@ -181,7 +181,7 @@ static void q8_0(const float *x, void *dst, int64_t n, const float *importance)
     (void)importance; /* changes nothing for 8 bits, as in the reference */
     for (int64_t i = 0; i < n / WK_QK8_0; i++) {
         int sum;
-        b[i].d = wk_f32_to_f16(q8_block(x + i * WK_QK8_0, b[i].qs, &sum));
+        b[i].d = _cvtss_sh(q8_block(x + i * WK_QK8_0, b[i].qs, &sum), 0);
     }
 }
 
@@ -192,8 +192,8 @@ static void q8_1(const float *x, void *dst, int64_t n, const float *importance)
     for (int64_t i = 0; i < n / WK_QK8_1; i++) {
         int sum;
         float d = q8_block(x + i * WK_QK8_1, b[i].qs, &sum);
-        b[i].d = wk_f32_to_f16(d);
-        b[i].s = wk_f32_to_f16((float)sum * d);
+        b[i].d = _cvtss_sh(d, 0); /* vcvtps2ph rounds as wk_f32_to_f16 does (half.c) */
+        b[i].s = _cvtss_sh((float)sum * d, 0);
     }
 }
 
