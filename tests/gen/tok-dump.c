@@ -17,16 +17,24 @@
 
 #include "engine/tokenizer.h"
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 static int unhex(const char *s, size_t n, wk_buf *out)
 {
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        unsigned v;
-        if (sscanf(s + i, "%2x", &v) != 1)
+    if (n % 2)
+        return -1;
+    for (size_t i = 0; i < n; i += 2) {
+        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0)
             return -1;
-        uint8_t c = (uint8_t)v;
+        uint8_t c = (uint8_t)(hi << 4 | lo);
         wk_buf_put(out, &c, 1);
     }
-    return n % 2 ? -1 : 0;
+    return 0;
 }
 
 static void put_hex(const wk_buf *b)

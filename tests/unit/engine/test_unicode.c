@@ -146,7 +146,8 @@ Test(pretok, gpt2)
     expect_split(WK_PRE_GPT2, "IT'S it's", "IT|'|S| it|'s");
     expect_split(WK_PRE_GPT2, "x   ", "x|   ");
     expect_split(WK_PRE_GPT2, "  x", " | x");
-    expect_split(WK_PRE_GPT2, "e\xCC\x81x \xE4\xB8\xAD\xE6\x96\x87", "e|\xCC\x81|x| \xE4\xB8\xAD\xE6\x96\x87");
+    expect_split(WK_PRE_GPT2, "e\xCC\x81x \xE4\xB8\xAD\xE6\x96\x87",
+                 "e|\xCC\x81|x| \xE4\xB8\xAD\xE6\x96\x87");
     expect_split(WK_PRE_GPT2, "a1b2", "a|1|b|2");
     expect_split(WK_PRE_GPT2, "", "");
 }
