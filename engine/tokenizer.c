@@ -94,12 +94,12 @@ static int partition(const wk_vocab *t, const char *text, size_t len, bool parse
     return rc;
 }
 
-static int add_special(const wk_vocab *t, wk_token id, const char *what, wk_tokens *out,
+static int add_special(wk_token id, const char *what, const char *key, wk_tokens *out,
                        wk_err *e)
 {
     if (id == WK_TOKEN_NULL)
-        return wk_fail(e, "the vocabulary asks for a %s token (tokenizer.ggml.add_%s_token) "
-                       "but has none", what, what);
+        return wk_fail(e, "the vocabulary asks for %s (tokenizer.ggml.%s) but has no %s "
+                       "token", what, key, what);
     return tok_push(out, id) ? wk_fail(e, "out of memory") : 0;
 }
 
@@ -118,7 +118,7 @@ int wk_tokenize(const wk_vocab *t, const char *text, size_t len, unsigned flags,
     }
     int rc = 0;
     if (specials && in->add_bos)
-        rc = add_special(t, in->bos, "bos", out, e);
+        rc = add_special(in->bos, "BOS", "add_bos_token", out, e);
     bool after_special = true; /* SentencePiece: the text start counts as one */
     for (size_t i = 0; i < l.n && rc == 0; i++) {
         fragment f = l.f[i];
@@ -134,7 +134,7 @@ int wk_tokenize(const wk_vocab *t, const char *text, size_t len, unsigned flags,
         }
     }
     if (rc == 0 && specials && in->add_eos)
-        rc = add_special(t, in->eos, "eos", out, e);
+        rc = add_special(in->eos, "EOS", "add_eos_token", out, e);
     free(l.f);
     return rc;
 }

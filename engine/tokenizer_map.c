@@ -40,7 +40,7 @@ void tok_map_put(tok_map *m, const char *key, size_t len, int32_t val, bool repl
             *s = (tok_map_entry){key, (uint32_t)len, val};
             return;
         }
-        if (s->len == len && memcmp(s->key, key, len) == 0) {
+        if (s->len == len && (len == 0 || memcmp(s->key, key, len) == 0)) {
             if (replace)
                 s->val = val;
             return;
@@ -56,7 +56,7 @@ int32_t tok_map_get(const tok_map *m, const char *key, size_t len)
         const tok_map_entry *s = &m->slot[i];
         if (!s->key)
             return -1;
-        if (s->len == len && memcmp(s->key, key, len) == 0)
+        if (s->len == len && (len == 0 || memcmp(s->key, key, len) == 0))
             return s->val;
     }
 }

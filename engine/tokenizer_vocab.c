@@ -236,7 +236,8 @@ static int read_merges(wk_vocab *t, const wk_gguf *g, wk_err *e)
     for (uint32_t i = 0; i < n; i++) {
         wk_gguf_str s = m->arr.items[i].str;
         char *p = t->merge_text + off;
-        memcpy(p, s.ptr, s.len);
+        if (s.len)
+            memcpy(p, s.ptr, s.len);
         p[s.len] = '\0';
         off += s.len + 1;
         const char *sp = s.len > 1 ? memchr(p + 1, ' ', s.len - 1) : NULL;

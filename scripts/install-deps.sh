@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what weightkit needs to build and test, and nothing else: Debian packages
 # (compiler, libraries, Criterion, Python with PyTorch and SentencePiece for the oracles)
-# and the pinned node-llama-cpp used as an independent GGUF reader. Quiet when all is there.
+# and the pinned node-llama-cpp and tokenizers.js used as independent oracles. Quiet when all
+# is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,7 +60,9 @@ if [ "$node_major" -lt 20 ]; then
   exit 0
 fi
 if [ ! -f tests/node/node_modules/node-llama-cpp/package.json ] ||
-   [ ! -d tests/node/node_modules/@node-llama-cpp/linux-x64 ]; then
-  echo "install-deps: installing node-llama-cpp 3.21.1 for the llama.cpp cross-checks"
+   [ ! -d tests/node/node_modules/@node-llama-cpp/linux-x64 ] ||
+   [ ! -f tests/node/node_modules/@huggingface/tokenizers/package.json ]; then
+  echo "install-deps: installing node-llama-cpp 3.21.1 and @huggingface/tokenizers 0.2.0 for" \
+       "the llama.cpp and Hugging Face cross-checks"
   (cd tests/node && npm ci --omit=optional --ignore-scripts --no-audit --no-fund >/dev/null)
 fi

@@ -310,6 +310,13 @@ def tokenizer_seeds(c):
         build["stories260k"] = SEP.join([spm, tc, cfg])
     for name, data in build.items():
         c.add("fuzz_tokenizer_build", name, data)
+    # fuzz_tokenize.c: the first byte picks the vocabulary (0 SentencePiece, 1-5 BPE
+    # pre-tokenizers) and the flags; the text follows.
+    texts = ["Hello  world\n", "a<u>b </s> \u4e2d", " 12345 IT'S \U0001F600 caf\u00e9\u0301"]
+    for k in range(6):
+        for i, text in enumerate(texts):
+            c.add("fuzz_tokenize", f"v{k}_{i}", bytes([k | (i << 3)]) + text.encode())
+    c.add("fuzz_tokenize", "invalid", b"\x19a\xc3b\xff\xe2\x82\xf4\x90\x80\x80")
 
 
 def main():
