@@ -259,7 +259,7 @@ def test_wk_run_errors(tmp_path):
     p = run([RUN, bad, "--tokenize", "x"], check=1)
     assert p.stderr.startswith("wk-run: error:") and "not.gguf" in p.stderr
     p = run([RUN, bad], check=2)
-    assert "nothing to do: give --tokenize TEXT" in p.stderr
+    assert "nothing to do: give -p PROMPT, -f FILE or --tokenize TEXT" in p.stderr
     run([RUN, "--tokenize", "x"], check=2)
 
 
