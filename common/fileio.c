@@ -92,6 +92,17 @@ void wk_map_drop(const void *p, uint64_t n)
         madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
+void wk_map_prefault(const void *p, uint64_t n)
+{
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* linux/mman.h; glibc before 2.35 lacks it */
+#endif
+    uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(ps - 1), b = (uintptr_t)p + n;
+    if (b > a && madvise((void *)a, b - a, MADV_POPULATE_READ) != 0)
+        madvise((void *)a, b - a, MADV_WILLNEED);
+}
+
 /* Temporary files to remove if a signal ends the process (one per wk_outfile from open to
  * commit or abort). */
 static char *volatile pending[WK_OUT_MAX_PENDING];

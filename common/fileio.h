@@ -30,6 +30,11 @@ void wk_map_close(wk_map *m);
  * (MADV_DONTNEED): they stay in the page cache and are read again if touched. Streaming
  * consumers use it to keep resident memory flat whatever the file size. */
 void wk_map_drop(const void *p, uint64_t n);
+/* Maps the pages of [p, p + n) into this process now (MADV_POPULATE_READ, Linux 5.14; else
+ * MADV_WILLNEED), reading them from disk if they are not cached: a model that is about to
+ * be read whole then takes one pass of the kernel instead of a page fault per 4 KiB on its
+ * first token. */
+void wk_map_prefault(const void *p, uint64_t n);
 
 /* A temporary file that a killed run left beside an output: named like the ones
  * wk_out_open creates for that output ("<name>.tmp.XXXXXX"), a regular file, and held by

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fileio.h"
 #include "formats/gguf/gguf.h"
 
 int wk_model_open(const char *path, wk_model **out, wk_err *e)
@@ -28,6 +29,11 @@ int wk_model_open(const char *path, wk_model **out, wk_err *e)
         rc = m->arch->load(m->src, &m->impl, &m->info, e);
     if (rc == 0 && wk_vocab_load(m->src->gguf, &m->vocab, &m->vocab_error) != 0)
         m->vocab = NULL;
+    /* every weight is read for every token: fault the tensor data in at once */
+    for (size_t i = 0; rc == 0 && i < m->src->n_files; i++) {
+        const wk_gguf *g = wk_gguf_source_file(m->src, i);
+        wk_map_prefault(g->data + g->data_offset, g->size - g->data_offset);
+    }
     free(arch);
     if (rc != 0) {
         wk_model_close(m);
