@@ -39,6 +39,13 @@ void wk_progress_step(wk_progress *p, uint64_t item, const char *name, uint64_t 
     double mbs = el > 0 ? (double)p->done_bytes / el / 1e6 : 0;
     double left = p->total_bytes > p->done_bytes ? (double)(p->total_bytes - p->done_bytes) : 0;
     double eta = mbs > 0 ? left / (mbs * 1e6) : 0;
+    if (!p->total_bytes) { /* items only: the name says the rate; the ETA is by items */
+        eta = el / (double)(item + 1) * (double)(p->total_items - item - 1);
+        fprintf(stderr, "\r\033[K%s %llu/%llu %s  ETA %4.0fs", p->label,
+                (unsigned long long)item + 1, (unsigned long long)p->total_items, name, eta);
+        fflush(stderr);
+        return;
+    }
     fprintf(stderr, "\r\033[K%s %llu/%llu %-32.32s %7.1f MB/s  ETA %4.0fs", p->label,
             (unsigned long long)item + 1, (unsigned long long)p->total_items, name, mbs, eta);
     fflush(stderr);

@@ -21,7 +21,8 @@ typedef struct wk_progress {
 void wk_progress_init(wk_progress *p, const char *label, bool quiet);
 void wk_progress_begin(wk_progress *p, uint64_t total_items, uint64_t total_bytes);
 /* Item `item` (0-based) named `name` is under way; `bytes` more bytes are done. Redraws at
- * most ten times a second. */
+ * most ten times a second. With total_bytes 0 the line has no MB/s and the ETA goes by
+ * items (name can carry the caller's own rates). */
 void wk_progress_step(wk_progress *p, uint64_t item, const char *name, uint64_t bytes);
 /* Clears the line. */
 void wk_progress_end(wk_progress *p);
