@@ -9,7 +9,7 @@
 #define ROW_BLOCK 16 /* weight rows a thread takes at a time: a few KiB to 100s of KiB */
 /* Products smaller than this many multiply-adds run on one thread: waking the others costs
  * more than it saves (a 64-wide model would spend its time in barriers). */
-#define PARALLEL_MIN (1 << 17)
+#define PARALLEL_MIN (1 << 20)
 
 static size_t row_bytes(wk_dtype t, int64_t cols)
 {

@@ -311,7 +311,7 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
     const float *vc = s->v_cache + (size_t)l * s->n_ctx * kv_dim;
     float scale = 1.0f / sqrtf((float)hd);
     /* one thread for a small model's short context: waking the others costs more */
-    bool parallel = (int64_t)n * p->n_head * (pos + n) * hd >= (1 << 16);
+    bool parallel = (int64_t)n * p->n_head * (pos + n) * hd >= (1 << 20);
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (parallel)
     for (int t = 0; t < n; t++)
         for (int h = 0; h < (int)p->n_head; h++) {

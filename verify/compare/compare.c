@@ -29,6 +29,13 @@ typedef struct cmp {
     wk_score_acc *acc;
 } cmp;
 
+/* Whether a chunk's per-position figures are worth more than one thread (a small
+ * vocabulary's are done before the others would wake). */
+static bool big(const cmp *x)
+{
+    return (uint64_t)x->scored * x->n_vocab >= (1u << 20);
+}
+
 /* The reference's chunk c: run it and summarize each scored position into pos. */
 static int run_reference(cmp *x, uint32_t c, wk_ref_pos *pos, wk_err *e)
 {
@@ -36,7 +43,7 @@ static int run_reference(cmp *x, uint32_t c, wk_ref_pos *pos, wk_err *e)
     wk_session_reset(x->ref_s);
     if (wk_session_eval(x->ref_s, toks, (int)x->ch->n_ctx, x->ref_logits, true, e) != 0)
         return -1;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (big(x))
     for (uint32_t j = 0; j < x->scored; j++) {
         uint32_t at = x->ch->first + j;
         wk_ref_summarize(x->ref_logits + (size_t)at * x->n_vocab, (int)x->n_vocab, toks[at + 1],
@@ -52,7 +59,7 @@ static int run_candidate(cmp *x, size_t k, uint32_t c, const wk_ref_pos *pos, wk
     wk_session_reset(x->s[k]);
     if (wk_session_eval(x->s[k], toks, (int)x->ch->n_ctx, x->logits, true, e) != 0)
         return -1;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (big(x))
     for (uint32_t j = 0; j < x->scored; j++) {
         uint32_t at = x->ch->first + j;
         const float *l = x->logits + (size_t)at * x->n_vocab;

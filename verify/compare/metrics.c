@@ -79,6 +79,9 @@ void wk_measure_full(const float *ref_logits, const wk_ref_pos *ref, const float
 {
     double lse = common(ref, logits, n_vocab, next, out);
     double ref_lse = log_sum_exp(ref_logits, n_vocab), kld = 0;
+    /* in double from the logits, not from the summary's float */
+    out->ref_nll = ref_lse - ref_logits[next];
+    out->dp = exp(-out->nll) - exp(-out->ref_nll);
     for (int i = 0; i < n_vocab; i++) {
         double lr = ref_logits[i] - ref_lse, lc = logits[i] - lse;
         kld += exp(lr) * (lr - lc);
@@ -97,10 +100,11 @@ void wk_measure_summary(const wk_ref_pos *ref, const float *logits, int n_vocab,
         ref_mass += exp(lr);
         mass += exp(lc);
     }
-    /* the other tokens as one outcome: its mass under each model */
+    /* the other tokens as one outcome: its mass under each model. The saved log-probs are
+     * floats, so a rest below 1e-6 is their rounding, not mass. */
     double ref_rest = 1 - ref_mass, rest = 1 - mass;
-    if (ref_rest > 1e-12)
-        kld += ref_rest * (log(ref_rest) - log(rest > 1e-300 ? rest : 1e-300));
+    if (ref_rest > 1e-6)
+        kld += ref_rest * (log(ref_rest) - log(rest > 1e-30 ? rest : 1e-30));
     out->kld = kld;
 }
 
