@@ -34,6 +34,10 @@ typedef struct wk_model_shape {
     uint32_t n_layer, n_head, n_head_kv;
 } wk_model_shape;
 
+/* What a layer's matrix is about to multiply: n rows of cols activations (wk_arch.layer). */
+typedef void (*wk_capture_fn)(void *ctx, uint32_t layer, wk_role role, const float *x, int n,
+                              int64_t cols);
+
 typedef struct wk_arch {
     const char *name;              /* GGUF general.architecture */
     const char *const *hf_archs;   /* config.json architectures[0] values; NULL-terminated */
@@ -62,6 +66,16 @@ typedef struct wk_arch {
      * token only. Token ids must be below n_vocab and pos + n at most n_ctx. */
     void (*forward)(const void *model, void *state, const int32_t *tokens, int n, int pos,
                     float *logits, bool all);
+    /* The same pass a layer at a time, for tools that work between layers (wk-prune's
+     * calibration): the embeddings of tokens[0..n) into x (n x n_embd); layer l on x in
+     * place at positions pos .. pos + n - 1 (its part of the state's cache), showing each
+     * matrix's input to capture (when not NULL) before the product; and replacing a layer
+     * matrix's weights (same shape; data must outlive the model or the next replacement). */
+    void (*embed)(const void *model, const int32_t *tokens, int n, float *x);
+    void (*layer)(const void *model, void *state, uint32_t l, float *x, int n, int pos,
+                  wk_capture_fn capture, void *ctx);
+    int (*set_weight)(void *model, uint32_t l, wk_role role, const void *data, wk_dtype type,
+                      wk_err *e);
 } wk_arch;
 
 /* The registered families, NULL-terminated. */

@@ -227,4 +227,7 @@ const wk_arch wk_arch_llama = {
     .state_new = wk_llama_state_new,
     .state_free = wk_llama_state_free,
     .forward = wk_llama_forward,
+    .embed = wk_llama_embed,
+    .layer = wk_llama_layer,
+    .set_weight = wk_llama_set_weight,
 };

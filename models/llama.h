@@ -32,5 +32,10 @@ int wk_llama_state_new(const void *model, uint32_t n_ctx, uint32_t n_batch, void
 void wk_llama_state_free(void *state);
 void wk_llama_forward(const void *model, void *state, const int32_t *tokens, int n, int pos,
                       float *logits, bool all);
+void wk_llama_embed(const void *model, const int32_t *tokens, int n, float *x);
+void wk_llama_layer(const void *model, void *state, uint32_t l, float *x, int n, int pos,
+                    wk_capture_fn capture, void *ctx);
+int wk_llama_set_weight(void *model, uint32_t l, wk_role role, const void *data, wk_dtype type,
+                        wk_err *e);
 
 #endif

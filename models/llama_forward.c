@@ -346,59 +346,102 @@ static void logits_of(const llama_model *m, llama_state *s, int n, float *logits
     wk_matmul(&m->output, s->xb, n - first, logits, s->scratch);
 }
 
+void wk_llama_embed(const void *mv, const int32_t *tokens, int n, float *x)
+{
+    const llama_model *m = mv;
+    int dim = (int)m->hp.n_embd;
+    const wk_cpu_type_traits *embd = wk_cpu_type(m->token_embd.type);
+    size_t row = (size_t)dim / wk_type(m->token_embd.type)->block_size *
+                 wk_type(m->token_embd.type)->type_size;
+    for (int t = 0; t < n; t++)
+        embd->to_float((const uint8_t *)m->token_embd.data + (size_t)tokens[t] * row,
+                       x + (size_t)t * dim, dim);
+}
+
+/* y = in W (n rows), after showing in to the capture hook (wk-prune's calibration). */
+static void product(const wk_matrix *w, const float *in, int n, float *y, llama_state *s,
+                    uint32_t l, wk_role role, wk_capture_fn capture, void *ctx)
+{
+    if (capture)
+        capture(ctx, l, role, in, n, w->cols);
+    wk_matmul(w, in, n, y, s->scratch);
+}
+
+void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int pos,
+                    wk_capture_fn capture, void *ctx)
+{
+    const llama_model *m = mv;
+    llama_state *s = sv;
+    const wk_llama_hparams *p = &m->hp;
+    const llama_layer *L = &m->layers[l];
+    int dim = (int)p->n_embd, hd = (int)p->head_dim;
+    size_t q_dim = (size_t)p->n_head * hd, kv_dim = (size_t)p->n_head_kv * hd;
+    /* attention: xb = rmsnorm(x); q, k, v = xb Wq, xb Wk, xb Wv */
+    for (int t = 0; t < n; t++)
+        wk_rmsnorm(s->xb + (size_t)t * dim, x + (size_t)t * dim, L->attn_norm, dim, p->rms_eps);
+    product(&L->wq, s->xb, n, s->q, s, l, WK_ROLE_ATTN_Q, capture, ctx);
+    product(&L->wk, s->xb, n, s->k, s, l, WK_ROLE_ATTN_K, capture, ctx);
+    product(&L->wv, s->xb, n, s->v, s, l, WK_ROLE_ATTN_V, capture, ctx);
+    add_bias(s->q, L->bq, n, (int64_t)q_dim);
+    add_bias(s->k, L->bk, n, (int64_t)kv_dim);
+    add_bias(s->v, L->bv, n, (int64_t)kv_dim);
+    /* RoPE on q and k at their positions; k and v into the cache */
+    for (int t = 0; t < n; t++) {
+        wk_rope_apply(&m->rope, s->q + t * q_dim, (int)p->n_head, hd, pos + t);
+        wk_rope_apply(&m->rope, s->k + t * kv_dim, (int)p->n_head_kv, hd, pos + t);
+        size_t at = ((size_t)l * s->n_ctx + (size_t)(pos + t)) * kv_dim;
+        memcpy(s->k_cache + at, s->k + t * kv_dim, kv_dim * sizeof(float));
+        memcpy(s->v_cache + at, s->v + t * kv_dim, kv_dim * sizeof(float));
+    }
+    attention(m, s, (int)l, n, pos);
+    /* x += att Wo */
+    product(&L->wo, s->att, n, s->xb, s, l, WK_ROLE_ATTN_OUT, capture, ctx);
+    add_bias(s->xb, L->bo, n, dim);
+    for (size_t i = 0; i < (size_t)n * dim; i++)
+        x[i] += s->xb[i];
+    /* feed-forward: x += (silu(xb Wgate) * xb Wup) Wdown, xb = rmsnorm(x) */
+    for (int t = 0; t < n; t++)
+        wk_rmsnorm(s->xb + (size_t)t * dim, x + (size_t)t * dim, L->ffn_norm, dim, p->rms_eps);
+    product(&L->w_gate, s->xb, n, s->gate, s, l, WK_ROLE_FFN_GATE, capture, ctx);
+    product(&L->w_up, s->xb, n, s->up, s, l, WK_ROLE_FFN_UP, capture, ctx);
+    wk_swiglu(s->gate, s->up, (int64_t)n * p->n_ff);
+    product(&L->w_down, s->gate, n, s->xb, s, l, WK_ROLE_FFN_DOWN, capture, ctx);
+    for (size_t i = 0; i < (size_t)n * dim; i++)
+        x[i] += s->xb[i];
+}
+
 void wk_llama_forward(const void *mv, void *sv, const int32_t *tokens, int n, int pos,
                       float *logits, bool all)
 {
     const llama_model *m = mv;
     llama_state *s = sv;
-    const wk_llama_hparams *p = &m->hp;
-    int dim = (int)p->n_embd, hd = (int)p->head_dim;
-    size_t q_dim = (size_t)p->n_head * hd, kv_dim = (size_t)p->n_head_kv * hd;
-    const wk_cpu_type_traits *embd = wk_cpu_type(m->token_embd.type);
-    size_t embd_row = (size_t)dim / wk_type(m->token_embd.type)->block_size *
-                      wk_type(m->token_embd.type)->type_size;
-
-    /* x (n, dim) = the tokens' embedding rows */
-    for (int t = 0; t < n; t++)
-        embd->to_float((const uint8_t *)m->token_embd.data + (size_t)tokens[t] * embd_row,
-                       s->x + (size_t)t * dim, dim);
-
-    for (uint32_t l = 0; l < p->n_layer; l++) {
-        const llama_layer *L = &m->layers[l];
-        /* attention: xb = rmsnorm(x); q, k, v = xb Wq, xb Wk, xb Wv */
-        for (int t = 0; t < n; t++)
-            wk_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim,
-                       p->rms_eps);
-        wk_matmul(&L->wq, s->xb, n, s->q, s->scratch);
-        wk_matmul(&L->wk, s->xb, n, s->k, s->scratch);
-        wk_matmul(&L->wv, s->xb, n, s->v, s->scratch);
-        add_bias(s->q, L->bq, n, (int64_t)q_dim);
-        add_bias(s->k, L->bk, n, (int64_t)kv_dim);
-        add_bias(s->v, L->bv, n, (int64_t)kv_dim);
-        /* RoPE on q and k at their positions; k and v into the cache */
-        for (int t = 0; t < n; t++) {
-            wk_rope_apply(&m->rope, s->q + t * q_dim, (int)p->n_head, hd, pos + t);
-            wk_rope_apply(&m->rope, s->k + t * kv_dim, (int)p->n_head_kv, hd, pos + t);
-            size_t at = ((size_t)l * s->n_ctx + (size_t)(pos + t)) * kv_dim;
-            memcpy(s->k_cache + at, s->k + t * kv_dim, kv_dim * sizeof(float));
-            memcpy(s->v_cache + at, s->v + t * kv_dim, kv_dim * sizeof(float));
-        }
-        attention(m, s, (int)l, n, pos);
-        /* x += att Wo */
-        wk_matmul(&L->wo, s->att, n, s->xb, s->scratch);
-        add_bias(s->xb, L->bo, n, dim);
-        for (size_t i = 0; i < (size_t)n * dim; i++)
-            s->x[i] += s->xb[i];
-        /* feed-forward: x += (silu(xb Wgate) * xb Wup) Wdown, xb = rmsnorm(x) */
-        for (int t = 0; t < n; t++)
-            wk_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm, dim,
-                       p->rms_eps);
-        wk_matmul(&L->w_gate, s->xb, n, s->gate, s->scratch);
-        wk_matmul(&L->w_up, s->xb, n, s->up, s->scratch);
-        wk_swiglu(s->gate, s->up, (int64_t)n * p->n_ff);
-        wk_matmul(&L->w_down, s->gate, n, s->xb, s->scratch);
-        for (size_t i = 0; i < (size_t)n * dim; i++)
-            s->x[i] += s->xb[i];
-    }
+    wk_llama_embed(m, tokens, n, s->x);
+    for (uint32_t l = 0; l < m->hp.n_layer; l++)
+        wk_llama_layer(m, s, l, s->x, n, pos, NULL, NULL);
     logits_of(m, s, n, logits, all);
+}
+
+int wk_llama_set_weight(void *mv, uint32_t l, wk_role role, const void *data, wk_dtype type,
+                        wk_err *e)
+{
+    llama_model *m = mv;
+    if (l >= m->hp.n_layer)
+        return wk_fail(e, "no layer %u (the model has %u)", l, m->hp.n_layer);
+    llama_layer *L = &m->layers[l];
+    wk_matrix *w = role == WK_ROLE_ATTN_Q     ? &L->wq
+                   : role == WK_ROLE_ATTN_K   ? &L->wk
+                   : role == WK_ROLE_ATTN_V   ? &L->wv
+                   : role == WK_ROLE_ATTN_OUT ? &L->wo
+                   : role == WK_ROLE_FFN_GATE ? &L->w_gate
+                   : role == WK_ROLE_FFN_UP   ? &L->w_up
+                   : role == WK_ROLE_FFN_DOWN ? &L->w_down
+                                              : NULL;
+    if (!w)
+        return wk_fail(e, "layer %u has no matrix of role %d", l, (int)role);
+    if (!wk_cpu_type(type)->vec_dot || w->cols % wk_type(type)->block_size != 0)
+        return wk_fail(e, "the engine cannot run a %s matrix %lld wide", wk_type(type)->name,
+                       (long long)w->cols);
+    w->data = data;
+    w->type = type;
+    return 0;
 }
