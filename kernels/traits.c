@@ -22,8 +22,10 @@ static void fill_tables(void)
         ref_types[t].quantize = wk_type((wk_dtype)t)->quantize;
         ref_types[t].vec_dot = wk_vec_dot_ref((wk_dtype)t);
         ref_types[t].vec_dot_type = wk_vec_dot_type((wk_dtype)t);
+        ref_types[t].repack = wk_repack_ref((wk_dtype)t);
     }
-    ref_kernels = (wk_cpu_kernels){wk_stats_block_ref, wk_first_nonfinite_ref, wk_row_error_ref};
+    ref_kernels = (wk_cpu_kernels){wk_stats_block_ref, wk_first_nonfinite_ref, wk_row_error_ref,
+                                   NULL, NULL};
 
     avx2_types[WK_F16] = (wk_cpu_type_traits){.to_float = wk_f16_to_f32_avx2,
                                               .from_float = wk_f32_to_f16_avx2};
@@ -49,7 +51,7 @@ static void fill_tables(void)
     for (int t = 0; t < WK_DTYPE_COUNT; t++) /* a twin multiplies with the same activations */
         avx2_types[t].vec_dot_type = ref_types[t].vec_dot_type;
     avx2_kernels = (wk_cpu_kernels){wk_stats_block_avx2, wk_first_nonfinite_avx2,
-                                    wk_row_error_avx2};
+                                    wk_row_error_avx2, wk_gemm_f32_avx2, wk_gemm_q8_avx2};
 
     have_avx2 = wk_cpu_has_avx2();
     memcpy(chosen_types, ref_types, sizeof chosen_types);
@@ -65,6 +67,8 @@ static void fill_tables(void)
             chosen_types[t].quantize = avx2_types[t].quantize;
         if (avx2_types[t].vec_dot)
             chosen_types[t].vec_dot = avx2_types[t].vec_dot;
+        if (avx2_types[t].repack)
+            chosen_types[t].repack = avx2_types[t].repack;
     }
     chosen_kernels = avx2_kernels;
 }

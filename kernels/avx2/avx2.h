@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/gemm.h"
 #include "kernels/rowcheck.h"
 #include "kernels/stats.h"
 #include "quant/fit.h"
@@ -48,5 +49,12 @@ WK_QUANT_FAMILY(WK_DECLARE_QUANT_AVX2)
     void wk_vec_dot_##name##_avx2(int64_t n, float *s, const void *x, const void *y);
 WK_DOT_AVX2(WK_DECLARE_DOT_AVX2)
 #undef WK_DECLARE_DOT_AVX2
+
+/* gemm.c: the micro-kernels of the tiled products (kernels/gemm.h; no scalar twin: the
+ * reference of a tiled product is the dot products) */
+void wk_gemm_f32_avx2(int64_t k, const float *w, int64_t ldw, int m, const float *x,
+                      int64_t ldx, int n, float *y, int64_t ldy, bool add);
+void wk_gemm_q8_avx2(int64_t groups, const wk_q8_rows *w, int m, const wk_q8_acts *a, int n,
+                     float *y, int64_t ldy, bool add);
 
 #endif
