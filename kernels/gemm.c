@@ -34,7 +34,7 @@ static int64_t min64(int64_t a, int64_t b)
 
 size_t wk_gemm_scratch(wk_dtype t, int64_t cols, int64_t n)
 {
-    if (is_float(t) || !wk_repack_ref(t))
+    if (is_float(t) || !wk_levels_ref(t))
         return 0;
     return (size_t)n * ((size_t)(cols / 32 + pad8(cols / 16)) * sizeof(float) + (size_t)cols);
 }
@@ -88,11 +88,12 @@ static void acts_convert(wk_dtype at, const float *x, int64_t n, int64_t cols, v
 }
 
 static void gemm_quant(const wk_matrix *w, int64_t n, float *y, const wk_q8_acts *a,
-                       wk_repack_fn repack, wk_gemm_q8_fn kernel)
+                       wk_levels_fn levels, wk_gemm_q8_fn kernel)
 {
     const wk_type_traits *tt = wk_type(w->type);
     int64_t rows = w->rows, cols = w->cols, blocks = (rows + ROWS - 1) / ROWS;
     size_t row_bytes = (size_t)(cols / tt->block_size) * tt->type_size;
+    wk_scales_fn scales = wk_repack_scales(w->type);
     bool sgn = wk_repack_signed(w->type);
     int span = wk_repack_span(w->type);
 #pragma omp parallel for schedule(dynamic, 1) if (rows * cols * n >= PARALLEL_MIN)
@@ -106,7 +107,8 @@ static void gemm_quant(const wk_matrix *w, int64_t n, float *y, const wk_q8_acts
             for (int64_t r = 0; r < nr; r++) {
                 const uint8_t *src = (const uint8_t *)w->data + (size_t)(r0 + r) * row_bytes +
                                      (size_t)(k0 / tt->block_size) * tt->type_size;
-                repack(src, kc, q + r * kc, sc + r * kc / 2, d + r * ldd, m + r * ldm);
+                levels(src, kc, q + r * kc);
+                scales(src, kc, sc + r * kc / 2, d + r * ldd, m + r * ldm);
                 for (int64_t j = kc / 16; j < ldm; j++)
                     m[r * ldm + j] = 0;
             }
@@ -129,10 +131,10 @@ bool wk_gemm(const wk_matrix *w, const float *x, int64_t n, float *y, void *scra
         gemm_float(w, x, n, y, tt->to_float, kk->gemm_f32);
         return true;
     }
-    if (!kk->gemm_q8 || !tt->repack)
+    if (!kk->gemm_q8 || !tt->levels)
         return false;
     wk_q8_acts a;
     acts_convert(tt->vec_dot_type, x, n, w->cols, scratch, &a);
-    gemm_quant(w, n, y, &a, tt->repack, kk->gemm_q8);
+    gemm_quant(w, n, y, &a, tt->levels, kk->gemm_q8);
     return true;
 }

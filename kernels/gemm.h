@@ -60,14 +60,17 @@ typedef void (*wk_gemm_q8_fn)(int64_t groups, const wk_q8_rows *w, int m, const 
 typedef void (*wk_gemm_f32_fn)(int64_t k, const float *w, int64_t ldw, int m, const float *x,
                                int64_t ldx, int n, float *y, int64_t ldy, bool add);
 
-/* Repacks k values (whole blocks) of one weight row, starting at the block at src, into
- * canonical form: q[k], sc[k / 32 * 16], d[k / 32 / span], m[k / 16]. */
-typedef void (*wk_repack_fn)(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,
-                             float *m);
+/* Repacking k values (whole blocks) of one weight row, starting at the block at src, into
+ * canonical form: the levels q[k]; the scales and offsets sc[k / 32 * 16], d[k / 32 / span],
+ * m[k / 16]. */
+typedef void (*wk_levels_fn)(const void *src, int64_t k, uint8_t *q);
+typedef void (*wk_scales_fn)(const void *src, int64_t k, int16_t *sc, float *d, float *m);
 
-/* The scalar repacking of a quantized type with a dot product, or NULL; whether its levels
- * are signed; how many 32-groups share a float scale (1 or 8). */
-wk_repack_fn wk_repack_ref(wk_dtype t);
+/* For each quantized type with a dot product (else NULL, false, 1): the scalar levels (the
+ * CPU traits hold the fastest), the scales, whether the levels are signed, how many 32-groups
+ * share a float scale (1 or 8). */
+wk_levels_fn wk_levels_ref(wk_dtype t);
+wk_scales_fn wk_repack_scales(wk_dtype t);
 bool wk_repack_signed(wk_dtype t);
 int wk_repack_span(wk_dtype t);
 

@@ -1,5 +1,6 @@
 /* The canonical int8 form of kernels/gemm.h, from every quantized weight type with a dot
- * product and from the Q8 activation types: scalar code, the reference of the AVX2 twins.
+ * product and from the Q8 activation types: scalar code. A type's levels (the work) have AVX2
+ * twins; its scales and offsets (a few products per group) are this file's for every path.
  *
  * Each type maps exactly (value = d * sc * q + m for every value, the same float as the type's
  * dequantizer gives; tests/unit/kernels/test_gemm.c checks it on random bytes):
@@ -11,8 +12,8 @@
  *   Q4_K, Q5_K  per 32: q 4 or 5 bits, sc its scale, m -dmin * min
  *   Q6_K  per 16: q 6 bits, sc its scale, m -32 d sc
  *   IQ4_XS  per 32: q the table's value (signed), sc ls - 32
- * The offsets -8 d, -16 d, -4 d sc, -32 d sc are exact (powers of two), and fp16 d times a
- * 6-bit integer is exact in float, so nothing rounds that the dequantizer does not round. */
+ * The offsets -8 d, -16 d, -4 d sc, -32 d sc are exact (powers of two), and fp16 d times an
+ * 8-bit integer is exact in float, so nothing rounds that the dequantizer does not round. */
 #include "kernels/gemm.h"
 
 #include <stddef.h>
@@ -35,6 +36,15 @@ static void put_group(int16_t *sc, float *m, int64_t g, int sc0, float m0, int s
     m[2 * g + 1] = m1;
 }
 
+static float half(const uint8_t *p)
+{
+    wk_half h;
+    memcpy(&h, p, 2);
+    return wk_f16_to_f32(h);
+}
+
+/* ---- the 32-block types: d first, then m (the _1 types), qh (Q5), qs ---- */
+
 /* element j of a 32-block in the low nibble of byte j, j + 16 in the high one */
 static void nibbles(const uint8_t *qs, uint8_t *q)
 {
@@ -44,58 +54,57 @@ static void nibbles(const uint8_t *qs, uint8_t *q)
     }
 }
 
-/* Q4_0, Q4_1, Q5_0, Q5_1: d first, then m (the _1 types), qh (Q5), qs, at these offsets. */
-typedef struct legacy {
-    size_t size, m, qh, qs; /* m, qh: 0 when absent */
-    int centre;
-} legacy;
-
-static void repack_legacy(const legacy *L, const void *src, int64_t k, uint8_t *q, int16_t *sc,
-                          float *d, float *m)
+static void legacy_levels(const void *src, int64_t k, uint8_t *q, size_t size, size_t qh,
+                          size_t qs)
 {
     for (int64_t g = 0; g < k / 32; g++) {
-        const uint8_t *b = (const uint8_t *)src + g * L->size;
-        wk_half h;
-        memcpy(&h, b, 2);
-        d[g] = wk_f16_to_f32(h);
-        float off = -(float)L->centre * d[g];
-        if (L->m) {
-            memcpy(&h, b + L->m, 2);
-            off = wk_f16_to_f32(h);
-        }
-        nibbles(b + L->qs, q + 32 * g);
-        if (L->qh) {
-            uint32_t hb = (uint32_t)b[L->qh] | (uint32_t)b[L->qh + 1] << 8 |
-                          (uint32_t)b[L->qh + 2] << 16 | (uint32_t)b[L->qh + 3] << 24;
-            for (int j = 0; j < 32; j++)
-                q[32 * g + j] |= (uint8_t)(((hb >> j) & 1) << 4);
-        }
+        const uint8_t *b = (const uint8_t *)src + g * size;
+        nibbles(b + qs, q + 32 * g);
+        if (!qh)
+            continue;
+        uint32_t h = (uint32_t)b[qh] | (uint32_t)b[qh + 1] << 8 | (uint32_t)b[qh + 2] << 16 |
+                     (uint32_t)b[qh + 3] << 24;
+        for (int j = 0; j < 32; j++)
+            q[32 * g + j] |= (uint8_t)(((h >> j) & 1) << 4);
+    }
+}
+
+/* d, and m: the block's minimum at moff, or -centre d */
+static void legacy_scales(const void *src, int64_t k, int16_t *sc, float *d, float *m,
+                          size_t size, size_t moff, int centre)
+{
+    for (int64_t g = 0; g < k / 32; g++) {
+        const uint8_t *b = (const uint8_t *)src + g * size;
+        d[g] = half(b);
+        float off = moff ? half(b + moff) : -(float)centre * d[g];
         put_group(sc, m, g, 1, off, 1, off);
     }
 }
 
-#define LEGACY(name, block, min, high, centre)                                                   \
-    static void repack_##name(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,    \
-                              float *m)                                                          \
+#define SCALES(name, block, moff, centre)                                                        \
+    static void scales_##name(const void *src, int64_t k, int16_t *sc, float *d, float *m)       \
     {                                                                                            \
-        static const legacy L = {sizeof(block), min, high, offsetof(block, qs), centre};         \
-        repack_legacy(&L, src, k, q, sc, d, m);                                                  \
+        legacy_scales(src, k, sc, d, m, sizeof(block), moff, centre);                            \
     }
-LEGACY(q4_0, wk_block_q4_0, 0, 0, 8)
-LEGACY(q4_1, wk_block_q4_1, offsetof(wk_block_q4_1, m), 0, 0)
-LEGACY(q5_0, wk_block_q5_0, 0, offsetof(wk_block_q5_0, qh), 16)
-LEGACY(q5_1, wk_block_q5_1, offsetof(wk_block_q5_1, m), offsetof(wk_block_q5_1, qh), 0)
-#undef LEGACY
+#define LEVELS(name, block, qh)                                                                  \
+    static void levels_##name(const void *src, int64_t k, uint8_t *q)                            \
+    {                                                                                            \
+        legacy_levels(src, k, q, sizeof(block), qh, offsetof(block, qs));                        \
+    }
+SCALES(q4_0, wk_block_q4_0, 0, 8) LEVELS(q4_0, wk_block_q4_0, 0)
+SCALES(q4_1, wk_block_q4_1, offsetof(wk_block_q4_1, m), 0) LEVELS(q4_1, wk_block_q4_1, 0)
+SCALES(q5_0, wk_block_q5_0, 0, 16) LEVELS(q5_0, wk_block_q5_0, offsetof(wk_block_q5_0, qh))
+SCALES(q5_1, wk_block_q5_1, offsetof(wk_block_q5_1, m), 0)
+LEVELS(q5_1, wk_block_q5_1, offsetof(wk_block_q5_1, qh))
+SCALES(q8_0, wk_block_q8_0, 0, 0) SCALES(iq4_nl, wk_block_iq4_nl, 0, 0)
+#undef SCALES
+#undef LEVELS
 
-static void repack_q8_0(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,
-                        float *m)
+static void levels_q8_0(const void *src, int64_t k, uint8_t *q)
 {
     const wk_block_q8_0 *b = src;
-    for (int64_t g = 0; g < k / 32; g++) {
-        d[g] = wk_f16_to_f32(b[g].d);
+    for (int64_t g = 0; g < k / 32; g++)
         memcpy(q + 32 * g, b[g].qs, 32);
-        put_group(sc, m, g, 1, 0, 1, 0);
-    }
 }
 
 static void iq4_levels(const uint8_t *qs, uint8_t *q)
@@ -105,35 +114,31 @@ static void iq4_levels(const uint8_t *qs, uint8_t *q)
         q[j] = (uint8_t)WK_IQ4_VALUES[q[j]];
 }
 
-static void repack_iq4_nl(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,
-                          float *m)
+static void levels_iq4_nl(const void *src, int64_t k, uint8_t *q)
 {
     const wk_block_iq4_nl *b = src;
-    for (int64_t g = 0; g < k / 32; g++) {
-        d[g] = wk_f16_to_f32(b[g].d);
+    for (int64_t g = 0; g < k / 32; g++)
         iq4_levels(b[g].qs, q + 32 * g);
-        put_group(sc, m, g, 1, 0, 1, 0);
-    }
 }
 
 /* ---- super-blocks of 256 (span 8): d[i] is super-block i's, g counts 32-groups from the
  * row's start ---- */
 
 /* Q2_K and Q3_K: byte l of 32-byte half h holds elements 128 h + 32 p + l at shift 2 p. */
-static void low2(const uint8_t *qs, uint8_t *q)
-{
-    for (int i = 0; i < WK_QK_K; i++)
-        q[i] = (qs[32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3;
-}
-
-static void repack_q2_K(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,
-                        float *m)
+static void levels_q2_K(const void *src, int64_t k, uint8_t *q)
 {
     const wk_block_q2_K *b = src;
-    for (int64_t i = 0; i < k / WK_QK_K; i++, q += WK_QK_K) {
+    for (int64_t i = 0; i < k / WK_QK_K; i++, q += WK_QK_K)
+        for (int j = 0; j < WK_QK_K; j++)
+            q[j] = (b[i].qs[32 * (j / 128) + j % 32] >> (2 * ((j % 128) / 32))) & 3;
+}
+
+static void scales_q2_K(const void *src, int64_t k, int16_t *sc, float *d, float *m)
+{
+    const wk_block_q2_K *b = src;
+    for (int64_t i = 0; i < k / WK_QK_K; i++) {
         float dmin = wk_f16_to_f32(b[i].dmin);
         d[i] = wk_f16_to_f32(b[i].d);
-        low2(b[i].qs, q);
         for (int g = 0; g < 8; g++) {
             uint8_t s0 = b[i].scales[2 * g], s1 = b[i].scales[2 * g + 1];
             put_group(sc, m, 8 * i + g, s0 & 0xf, -(dmin * (float)(s0 >> 4)), s1 & 0xf,
@@ -142,16 +147,22 @@ static void repack_q2_K(const void *src, int64_t k, uint8_t *q, int16_t *sc, flo
     }
 }
 
-static void repack_q3_K(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,
-                        float *m)
+/* Q3_K: Q2_K's layout for the low two bits, 4 more where bit j / 32 of hmask[j % 32] is set */
+static void levels_q3_K(const void *src, int64_t k, uint8_t *q)
 {
     const wk_block_q3_K *b = src;
-    for (int64_t i = 0; i < k / WK_QK_K; i++, q += WK_QK_K) {
+    for (int64_t i = 0; i < k / WK_QK_K; i++, q += WK_QK_K)
+        for (int j = 0; j < WK_QK_K; j++)
+            q[j] = (uint8_t)(((b[i].qs[32 * (j / 128) + j % 32] >> (2 * ((j % 128) / 32))) & 3) |
+                             ((b[i].hmask[j % 32] >> (j / 32)) & 1) << 2);
+}
+
+static void scales_q3_K(const void *src, int64_t k, int16_t *sc, float *d, float *m)
+{
+    const wk_block_q3_K *b = src;
+    for (int64_t i = 0; i < k / WK_QK_K; i++) {
         int s[16];
         d[i] = wk_f16_to_f32(b[i].d);
-        low2(b[i].qs, q);
-        for (int j = 0; j < WK_QK_K; j++)
-            q[j] |= (uint8_t)(((b[i].hmask[j % 32] >> (j / 32)) & 1) << 2);
         for (int j = 0; j < 16; j++) {
             int lo = (b[i].scales[j % 8] >> (4 * (j / 8))) & 0xf;
             int hi = (b[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3;
@@ -163,63 +174,78 @@ static void repack_q3_K(const void *src, int64_t k, uint8_t *q, int16_t *sc, flo
     }
 }
 
-/* Q4_K, Q5_K: 64 values per 32 bytes, the low nibbles first */
-static void nibbles64(const uint8_t *qs, uint8_t *q)
+/* Q4_K, Q5_K: 64 values per 32 bytes, the low nibbles first; Q5_K's fifth bit of value j is
+ * bit j / 32 of qh[j % 32]. */
+static void k45_levels(const uint8_t *qs, const uint8_t *qh, uint8_t *q)
 {
-    for (int p = 0; p < 4; p++)
-        for (int l = 0; l < 32; l++) {
-            q[64 * p + l] = qs[32 * p + l] & 0xf;
-            q[64 * p + 32 + l] = qs[32 * p + l] >> 4;
-        }
-}
-
-static void k4_groups(const uint8_t *scales, wk_half dminh, int64_t g0, int16_t *sc, float *m)
-{
-    float dmin = wk_f16_to_f32(dminh);
-    for (int g = 0; g < 8; g++) {
-        uint8_t s, mn;
-        wk_k4_scale_min(g, scales, &s, &mn);
-        float o = -(dmin * (float)mn);
-        put_group(sc, m, g0 + g, s, o, s, o);
+    for (int j = 0; j < WK_QK_K; j++) {
+        uint8_t byte = qs[32 * (j / 64) + j % 32];
+        q[j] = (uint8_t)((j % 64 < 32 ? byte & 0xf : byte >> 4) |
+                         (qh ? ((qh[j % 32] >> (j / 32)) & 1) << 4 : 0));
     }
 }
 
-static void repack_q4_K(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,
-                        float *m)
+static void levels_q4_K(const void *src, int64_t k, uint8_t *q)
 {
     const wk_block_q4_K *b = src;
-    for (int64_t i = 0; i < k / WK_QK_K; i++, q += WK_QK_K) {
-        d[i] = wk_f16_to_f32(b[i].d);
-        nibbles64(b[i].qs, q);
-        k4_groups(b[i].scales, b[i].dmin, 8 * i, sc, m);
-    }
+    for (int64_t i = 0; i < k / WK_QK_K; i++)
+        k45_levels(b[i].qs, NULL, q + WK_QK_K * i);
 }
 
-static void repack_q5_K(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,
-                        float *m)
+static void levels_q5_K(const void *src, int64_t k, uint8_t *q)
 {
     const wk_block_q5_K *b = src;
-    for (int64_t i = 0; i < k / WK_QK_K; i++, q += WK_QK_K) {
-        d[i] = wk_f16_to_f32(b[i].d);
-        nibbles64(b[i].qs, q);
-        for (int j = 0; j < WK_QK_K; j++) /* fifth bit of value j: bit j / 32 of qh[j % 32] */
-            q[j] |= (uint8_t)(((b[i].qh[j % 32] >> (j / 32)) & 1) << 4);
-        k4_groups(b[i].scales, b[i].dmin, 8 * i, sc, m);
+    for (int64_t i = 0; i < k / WK_QK_K; i++)
+        k45_levels(b[i].qs, b[i].qh, q + WK_QK_K * i);
+}
+
+/* d, dmin and the packed scales at the same offsets in both blocks */
+_Static_assert(offsetof(wk_block_q4_K, scales) == offsetof(wk_block_q5_K, scales),
+               "Q4_K and Q5_K share their head");
+
+static void k45_scales(const uint8_t *src, size_t size, int64_t k, int16_t *sc, float *d,
+                       float *m)
+{
+    for (int64_t i = 0; i < k / WK_QK_K; i++) {
+        const wk_block_q4_K *b = (const wk_block_q4_K *)(const void *)(src + i * size);
+        float dmin = wk_f16_to_f32(b->dmin);
+        d[i] = wk_f16_to_f32(b->d);
+        for (int g = 0; g < 8; g++) {
+            uint8_t s, mn;
+            wk_k4_scale_min(g, b->scales, &s, &mn);
+            float o = -(dmin * (float)mn);
+            put_group(sc, m, 8 * i + g, s, o, s, o);
+        }
     }
 }
 
-static void repack_q6_K(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,
-                        float *m)
+static void scales_q4_K(const void *src, int64_t k, int16_t *sc, float *d, float *m)
+{
+    k45_scales(src, sizeof(wk_block_q4_K), k, sc, d, m);
+}
+
+static void scales_q5_K(const void *src, int64_t k, int16_t *sc, float *d, float *m)
+{
+    k45_scales(src, sizeof(wk_block_q5_K), k, sc, d, m);
+}
+
+static void levels_q6_K(const void *src, int64_t k, uint8_t *q)
 {
     const wk_block_q6_K *b = src;
-    for (int64_t i = 0; i < k / WK_QK_K; i++, q += WK_QK_K) {
-        d[i] = wk_f16_to_f32(b[i].d);
+    for (int64_t i = 0; i < k / WK_QK_K; i++, q += WK_QK_K)
         for (int j = 0; j < WK_QK_K; j++) {
             int h = j / 128, l = j % 32, quarter = (j % 128) / 32;
             const uint8_t *ql = b[i].ql + 64 * h + (quarter % 2) * 32, *qh = b[i].qh + 32 * h;
             int low = quarter < 2 ? ql[l] & 0xf : ql[l] >> 4;
             q[j] = (uint8_t)(low | ((qh[l] >> (2 * quarter)) & 3) << 4);
         }
+}
+
+static void scales_q6_K(const void *src, int64_t k, int16_t *sc, float *d, float *m)
+{
+    const wk_block_q6_K *b = src;
+    for (int64_t i = 0; i < k / WK_QK_K; i++) {
+        d[i] = wk_f16_to_f32(b[i].d);
         for (int g = 0; g < 8; g++) { /* levels 32 up */
             int s0 = b[i].scales[2 * g], s1 = b[i].scales[2 * g + 1];
             put_group(sc, m, 8 * i + g, s0, -32 * (d[i] * (float)s0), s1,
@@ -228,37 +254,55 @@ static void repack_q6_K(const void *src, int64_t k, uint8_t *q, int16_t *sc, flo
     }
 }
 
-static void repack_iq4_xs(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,
-                          float *m)
+static void levels_iq4_xs(const void *src, int64_t k, uint8_t *q)
 {
     const wk_block_iq4_xs *b = src;
-    for (int64_t i = 0; i < k / WK_QK_K; i++, q += WK_QK_K) {
+    for (int64_t i = 0; i < k / WK_QK_K; i++, q += WK_QK_K)
+        for (int g = 0; g < 8; g++)
+            iq4_levels(b[i].qs + 16 * g, q + 32 * g);
+}
+
+static void scales_iq4_xs(const void *src, int64_t k, int16_t *sc, float *d, float *m)
+{
+    const wk_block_iq4_xs *b = src;
+    for (int64_t i = 0; i < k / WK_QK_K; i++) {
         d[i] = wk_f16_to_f32(b[i].d);
         for (int g = 0; g < 8; g++) {
             int ls = ((b[i].scales_l[g / 2] >> (4 * (g % 2))) & 0xf) |
                      ((b[i].scales_h >> (2 * g)) & 3) << 4;
-            iq4_levels(b[i].qs + 16 * g, q + 32 * g);
             put_group(sc, m, 8 * i + g, ls - 32, 0, ls - 32, 0);
         }
     }
 }
 
 static const struct {
-    wk_repack_fn ref;
+    wk_levels_fn levels;
+    wk_scales_fn scales;
     bool is_signed;
     int span;
 } REPACK[WK_DTYPE_COUNT] = {
-    [WK_Q4_0] = {repack_q4_0, false, 1},   [WK_Q4_1] = {repack_q4_1, false, 1},
-    [WK_Q5_0] = {repack_q5_0, false, 1},   [WK_Q5_1] = {repack_q5_1, false, 1},
-    [WK_Q8_0] = {repack_q8_0, true, 1},    [WK_IQ4_NL] = {repack_iq4_nl, true, 1},
-    [WK_Q2_K] = {repack_q2_K, false, 8},   [WK_Q3_K] = {repack_q3_K, false, 8},
-    [WK_Q4_K] = {repack_q4_K, false, 8},   [WK_Q5_K] = {repack_q5_K, false, 8},
-    [WK_Q6_K] = {repack_q6_K, false, 8},   [WK_IQ4_XS] = {repack_iq4_xs, true, 8},
+    [WK_Q4_0] = {levels_q4_0, scales_q4_0, false, 1},
+    [WK_Q4_1] = {levels_q4_1, scales_q4_1, false, 1},
+    [WK_Q5_0] = {levels_q5_0, scales_q5_0, false, 1},
+    [WK_Q5_1] = {levels_q5_1, scales_q5_1, false, 1},
+    [WK_Q8_0] = {levels_q8_0, scales_q8_0, true, 1},
+    [WK_IQ4_NL] = {levels_iq4_nl, scales_iq4_nl, true, 1},
+    [WK_Q2_K] = {levels_q2_K, scales_q2_K, false, 8},
+    [WK_Q3_K] = {levels_q3_K, scales_q3_K, false, 8},
+    [WK_Q4_K] = {levels_q4_K, scales_q4_K, false, 8},
+    [WK_Q5_K] = {levels_q5_K, scales_q5_K, false, 8},
+    [WK_Q6_K] = {levels_q6_K, scales_q6_K, false, 8},
+    [WK_IQ4_XS] = {levels_iq4_xs, scales_iq4_xs, true, 8},
 };
 
-wk_repack_fn wk_repack_ref(wk_dtype t)
+wk_levels_fn wk_levels_ref(wk_dtype t)
 {
-    return (unsigned)t < WK_DTYPE_COUNT ? REPACK[t].ref : NULL;
+    return (unsigned)t < WK_DTYPE_COUNT ? REPACK[t].levels : NULL;
+}
+
+wk_scales_fn wk_repack_scales(wk_dtype t)
+{
+    return (unsigned)t < WK_DTYPE_COUNT ? REPACK[t].scales : NULL;
 }
 
 bool wk_repack_signed(wk_dtype t)

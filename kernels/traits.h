@@ -23,7 +23,7 @@ typedef struct wk_cpu_type_traits {
     wk_quantize_fn quantize;     /* quantized types: encode with importance; else NULL */
     wk_vec_dot_fn vec_dot;       /* weight row . activation row (kernels/dot.h), or NULL */
     wk_dtype vec_dot_type;       /* the activations' type for vec_dot */
-    wk_repack_fn repack;         /* quantized types with vec_dot: to canonical int8 (gemm.h) */
+    wk_levels_fn levels;         /* quantized types with vec_dot: canonical int8 levels (gemm.h) */
 } wk_cpu_type_traits;
 
 typedef void (*wk_stats_block_fn)(wk_moments *acc, const float *x, size_t n);

@@ -50,15 +50,14 @@ WK_QUANT_FAMILY(WK_DECLARE_QUANT_AVX2)
 WK_DOT_AVX2(WK_DECLARE_DOT_AVX2)
 #undef WK_DECLARE_DOT_AVX2
 
-/* repack.c: twins of the repackings of kernels/repack.c (kernels/gemm.h) */
-#define WK_REPACK_AVX2(X)                                                                        \
+/* repack.c: twins of the levels of kernels/repack.c (kernels/gemm.h) */
+#define WK_LEVELS_AVX2(X)                                                                        \
     X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0) X(iq4_nl) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K)   \
     X(iq4_xs)
-#define WK_DECLARE_REPACK_AVX2(name)                                                             \
-    void wk_repack_##name##_avx2(const void *src, int64_t k, uint8_t *q, int16_t *sc, float *d,  \
-                                 float *m);
-WK_REPACK_AVX2(WK_DECLARE_REPACK_AVX2)
-#undef WK_DECLARE_REPACK_AVX2
+#define WK_DECLARE_LEVELS_AVX2(name)                                                             \
+    void wk_levels_##name##_avx2(const void *src, int64_t k, uint8_t *q);
+WK_LEVELS_AVX2(WK_DECLARE_LEVELS_AVX2)
+#undef WK_DECLARE_LEVELS_AVX2
 
 /* gemm.c: the micro-kernels of the tiled products (kernels/gemm.h; no scalar twin: the
  * reference of a tiled product is the dot products) */
