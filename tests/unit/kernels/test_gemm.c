@@ -240,10 +240,12 @@ static int expect_product(product *p, int64_t n, const char *what)
     return 1;
 }
 
-/* (rows, blocks of k, n): partial tiles of rows and of activations, partial row blocks, one
- * block, rows longer than a slice (2048 values for the quantized types, 1024 for float). */
-static const int64_t shapes[][3] = {{1, 1, 2}, {5, 3, 3}, {7, 2, 4}, {25, 9, 5},
-                                    {50, 1, 7}, {3, 41, 2}, {26, 9, 13}, {2, 70, 3}};
+/* (rows, units of k, n), a unit 32 values (256 for the super-blocks): partial tiles of rows
+ * and of activations, partial row blocks, one block, rows of several slices (kernels/gemm.c
+ * takes 2048 float values or 4096 quantized ones at a time). */
+static const int64_t shapes[][3] = {{1, 1, 2}, {5, 3, 3}, {7, 2, 4}, {25, 9, 5}, {50, 1, 7},
+                                    {3, 41, 2}, {26, 9, 13}, {2, 70, 3}, {3, 150, 2}};
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
 Test(gemm, every_type_is_the_float64_product_of_the_decoded_rows)
 {
@@ -253,7 +255,7 @@ Test(gemm, every_type_is_the_float64_product_of_the_decoded_rows)
         if (!has_dot((wk_dtype)t))
             continue;
         int64_t unit = wk_type((wk_dtype)t)->block_size > 32 ? 256 : 32;
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        for (size_t s = 0; s < N_SHAPES; s++) {
             int64_t k = shapes[s][1] * unit;
             if (unit == 32 && !wk_type((wk_dtype)t)->is_quantized && s % 2)
                 k += 5; /* float rows of any length */
@@ -265,7 +267,7 @@ Test(gemm, every_type_is_the_float64_product_of_the_decoded_rows)
     }
     if (!wk_cpu_kernels_variant(WK_CPU_AVX2))
         cr_skip_test("no AVX2 on this CPU: no tiled products");
-    cr_expect_eq(ran, 15 * 8);
+    cr_expect_eq(ran, 15 * (int)N_SHAPES);
 }
 
 /* A product large enough for several threads, on 1, 2 and 3 threads: the same bits. */
