@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdbool.h>
 
+#include "kernels/gemm.h"
 #include "kernels/traits.h"
 
 #define ROW_BLOCK 16 /* weight rows a thread takes at a time: a few KiB to 100s of KiB */
@@ -19,11 +20,16 @@ static size_t row_bytes(wk_dtype t, int64_t cols)
 
 size_t wk_matmul_scratch(const wk_matrix *w, int64_t n)
 {
-    return row_bytes(wk_cpu_type(w->type)->vec_dot_type, w->cols) * (size_t)n;
+    size_t dots = row_bytes(wk_cpu_type(w->type)->vec_dot_type, w->cols) * (size_t)n;
+    size_t tiles = wk_gemm_scratch(w->type, w->cols, n);
+    return dots > tiles ? dots : tiles;
 }
 
 void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *scratch)
 {
+    /* a batch: by tiles where this CPU has the micro-kernels (kernels/gemm.h) */
+    if (n > 1 && wk_gemm(w, x, n, y, scratch))
+        return;
     const wk_cpu_type_traits *tt = wk_cpu_type(w->type);
     wk_dtype at = tt->vec_dot_type;
     size_t in_row = row_bytes(w->type, w->cols), act_row = row_bytes(at, w->cols);

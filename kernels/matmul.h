@@ -22,8 +22,10 @@ size_t wk_matmul_scratch(const wk_matrix *w, int64_t n);
 
 /* y[i * w->rows + r] = sum_k x[i * w->cols + k] * w[r][k] for the n rows of x: the activations
  * are converted once to the type's dot-product partner, then OpenMP threads take blocks of
- * weight rows, each block multiplied with every activation row while it is in cache
- * (batched prefill) or with the single row (decode). */
+ * weight rows. One row (decode) goes through the type's dot product; a batch (prefill) through
+ * the tiled products of kernels/gemm.h where the CPU has their micro-kernels, else through the
+ * dot products, each block of weight rows multiplied with every activation row while it is
+ * in cache. The two agree to float rounding. */
 void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *scratch);
 
 /* out = x / sqrt(mean(x^2) + eps) * weight, n values (out may be x). */

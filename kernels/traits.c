@@ -22,8 +22,10 @@ static void fill_tables(void)
         ref_types[t].quantize = wk_type((wk_dtype)t)->quantize;
         ref_types[t].vec_dot = wk_vec_dot_ref((wk_dtype)t);
         ref_types[t].vec_dot_type = wk_vec_dot_type((wk_dtype)t);
+        ref_types[t].levels = wk_levels_ref((wk_dtype)t);
     }
-    ref_kernels = (wk_cpu_kernels){wk_stats_block_ref, wk_first_nonfinite_ref, wk_row_error_ref};
+    ref_kernels = (wk_cpu_kernels){wk_stats_block_ref, wk_first_nonfinite_ref, wk_row_error_ref,
+                                   NULL, NULL};
 
     avx2_types[WK_F16] = (wk_cpu_type_traits){.to_float = wk_f16_to_f32_avx2,
                                               .from_float = wk_f32_to_f16_avx2};
@@ -46,10 +48,16 @@ static void fill_tables(void)
     AVX2_DOT(WK_Q2_K, q2_K) AVX2_DOT(WK_Q3_K, q3_K) AVX2_DOT(WK_Q4_K, q4_K)
     AVX2_DOT(WK_Q5_K, q5_K) AVX2_DOT(WK_Q6_K, q6_K) AVX2_DOT(WK_IQ4_XS, iq4_xs)
 #undef AVX2_DOT
+#define AVX2_LEVELS(type, name) avx2_types[type].levels = wk_levels_##name##_avx2;
+    AVX2_LEVELS(WK_Q4_0, q4_0) AVX2_LEVELS(WK_Q4_1, q4_1) AVX2_LEVELS(WK_Q5_0, q5_0)
+    AVX2_LEVELS(WK_Q5_1, q5_1) AVX2_LEVELS(WK_Q8_0, q8_0) AVX2_LEVELS(WK_IQ4_NL, iq4_nl)
+    AVX2_LEVELS(WK_Q2_K, q2_K) AVX2_LEVELS(WK_Q3_K, q3_K) AVX2_LEVELS(WK_Q4_K, q4_K)
+    AVX2_LEVELS(WK_Q5_K, q5_K) AVX2_LEVELS(WK_Q6_K, q6_K) AVX2_LEVELS(WK_IQ4_XS, iq4_xs)
+#undef AVX2_LEVELS
     for (int t = 0; t < WK_DTYPE_COUNT; t++) /* a twin multiplies with the same activations */
         avx2_types[t].vec_dot_type = ref_types[t].vec_dot_type;
     avx2_kernels = (wk_cpu_kernels){wk_stats_block_avx2, wk_first_nonfinite_avx2,
-                                    wk_row_error_avx2};
+                                    wk_row_error_avx2, wk_gemm_f32_avx2, wk_gemm_q8_avx2};
 
     have_avx2 = wk_cpu_has_avx2();
     memcpy(chosen_types, ref_types, sizeof chosen_types);
@@ -65,6 +73,8 @@ static void fill_tables(void)
             chosen_types[t].quantize = avx2_types[t].quantize;
         if (avx2_types[t].vec_dot)
             chosen_types[t].vec_dot = avx2_types[t].vec_dot;
+        if (avx2_types[t].levels)
+            chosen_types[t].levels = avx2_types[t].levels;
     }
     chosen_kernels = avx2_kernels;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "kernels/dot.h"
+#include "kernels/gemm.h"
 #include "kernels/rowcheck.h"
 #include "kernels/stats.h"
 #include "quant/types.h"
@@ -22,6 +23,7 @@ typedef struct wk_cpu_type_traits {
     wk_quantize_fn quantize;     /* quantized types: encode with importance; else NULL */
     wk_vec_dot_fn vec_dot;       /* weight row . activation row (kernels/dot.h), or NULL */
     wk_dtype vec_dot_type;       /* the activations' type for vec_dot */
+    wk_levels_fn levels;         /* quantized types with vec_dot: canonical int8 levels (gemm.h) */
 } wk_cpu_type_traits;
 
 typedef void (*wk_stats_block_fn)(wk_moments *acc, const float *x, size_t n);
@@ -30,6 +32,8 @@ typedef struct wk_cpu_kernels {
     wk_stats_block_fn stats_block;
     int64_t (*first_nonfinite)(const float *x, int64_t n);
     void (*row_error)(const float *x, const float *y, int64_t n, wk_row_error *acc);
+    wk_gemm_f32_fn gemm_f32; /* the tiled products' micro-kernels (gemm.h): SIMD only, */
+    wk_gemm_q8_fn gemm_q8;   /* NULL in the reference set */
 } wk_cpu_kernels;
 
 const wk_cpu_type_traits *wk_cpu_type(wk_dtype t);

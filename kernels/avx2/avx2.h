@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/gemm.h"
 #include "kernels/rowcheck.h"
 #include "kernels/stats.h"
 #include "quant/fit.h"
@@ -48,5 +49,21 @@ WK_QUANT_FAMILY(WK_DECLARE_QUANT_AVX2)
     void wk_vec_dot_##name##_avx2(int64_t n, float *s, const void *x, const void *y);
 WK_DOT_AVX2(WK_DECLARE_DOT_AVX2)
 #undef WK_DECLARE_DOT_AVX2
+
+/* repack.c: twins of the levels of kernels/repack.c (kernels/gemm.h) */
+#define WK_LEVELS_AVX2(X)                                                                        \
+    X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0) X(iq4_nl) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K)   \
+    X(iq4_xs)
+#define WK_DECLARE_LEVELS_AVX2(name)                                                             \
+    void wk_levels_##name##_avx2(const void *src, int64_t k, uint8_t *q);
+WK_LEVELS_AVX2(WK_DECLARE_LEVELS_AVX2)
+#undef WK_DECLARE_LEVELS_AVX2
+
+/* gemm.c: the micro-kernels of the tiled products (kernels/gemm.h; no scalar twin: the
+ * reference of a tiled product is the dot products) */
+void wk_gemm_f32_avx2(int64_t k, const float *w, int64_t ldw, int m, const float *x,
+                      int64_t ldx, int n, float *y, int64_t ldy, bool add);
+void wk_gemm_q8_avx2(int64_t groups, const wk_q8_rows *w, int m, const wk_q8_acts *a, int n,
+                     float *y, int64_t ldy, bool add);
 
 #endif

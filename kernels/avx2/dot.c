@@ -83,19 +83,6 @@ void wk_vec_dot_bf16_avx2(int64_t n, float *s, const void *x, const void *y)
 
 /* ---- 32-blocks: the integer sum of a block as 8 int32 lanes ---- */
 
-/* 16 in byte j where bit j of the little-endian qh is set: byte j / 8 of qh goes to byte j,
- * which keeps bit j % 8 */
-static inline vi fifth_bits(const uint8_t qh[4])
-{
-    uint32_t h;
-    memcpy(&h, qh, 4);
-    const vi spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2,
-                                       2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    const vi bit = _mm256_set1_epi64x(0x8040201008040201);
-    vi b = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)h), spread), bit);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(b, bit), _mm256_set1_epi8(0x10));
-}
-
 static inline vi load32(const int8_t *q)
 {
     return _mm256_loadu_si256((const vi *)q);
@@ -122,12 +109,12 @@ static inline vi isum_q4_1(const wk_block_q4_1 *w, const int8_t *q)
 
 static inline vi isum_q5_0(const wk_block_q5_0 *w, const int8_t *q)
 {
-    return centred_dot(_mm256_or_si256(wk_nibbles32(w->qs), fifth_bits(w->qh)), 16, load32(q));
+    return centred_dot(_mm256_or_si256(wk_nibbles32(w->qs), wk_fifth_bits(w->qh)), 16, load32(q));
 }
 
 static inline vi isum_q5_1(const wk_block_q5_1 *w, const int8_t *q)
 {
-    return centred_dot(_mm256_or_si256(wk_nibbles32(w->qs), fifth_bits(w->qh)), 0, load32(q));
+    return centred_dot(_mm256_or_si256(wk_nibbles32(w->qs), wk_fifth_bits(w->qh)), 0, load32(q));
 }
 
 static inline vi isum_q8_0(const wk_block_q8_0 *w, const int8_t *q)

@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels/avx2/avx2.h"
 #include "quant/fit.h"
@@ -90,6 +91,19 @@ static inline __m256i wk_nibbles32(const uint8_t *qs)
     __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
     v = _mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4));
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+/* 16 in byte j where bit j of the little-endian qh is set: byte j / 8 of qh goes to byte j,
+ * which keeps bit j % 8 */
+static inline __m256i wk_fifth_bits(const uint8_t qh[4])
+{
+    uint32_t h;
+    memcpy(&h, qh, 4);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                            2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    __m256i b = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)h), spread), bit);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(b, bit), _mm256_set1_epi8(0x10));
 }
 
 /* IQ4's 16 levels in both 128-bit lanes, for vpshufb */
