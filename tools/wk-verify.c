@@ -1,5 +1,6 @@
 /* wk-verify: does a quantized or pruned model still behave like the original? Options,
  * gates and printing live here; the comparison is verify/compare/. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -11,14 +12,16 @@
 #include "common/progress.h"
 #include "verify/compare/compare.h"
 #include "verify/compare/default_text.h"
+#include "verify/compare/golden.h"
 #include "verify/compare/integrity.h"
 #include "verify/compare/report.h"
 
 typedef struct opts {
     const char *text_file, *save_ref, *integrity;
-    long ctx, chunks, threads;
+    const char *golden, *record, *prompts;
+    long ctx, chunks, threads, n_predict;
     bool json, quiet;
-    double max_kld, min_top1, max_ppl_ratio; /* < 0: no gate */
+    double max_kld, min_top1, max_ppl_ratio, golden_min; /* < 0: no gate */
 } opts;
 
 static void progress(void *ctx, const wk_compare_progress *p)
@@ -156,15 +159,239 @@ done:
     return rc;
 }
 
+/* ---- golden sets (--record, --golden) ---- */
+
+/* --record: the reference continues every prompt; the golden file gets one line each. */
+static int record(const wk_tool *tool, const opts *o, const char *path)
+{
+    wk_err e;
+    wk_golden g;
+    wk_verify_input ref = {0};
+    long n_predict = o->n_predict ? o->n_predict : 32;
+    if (wk_golden_load_prompts(o->prompts, &g, &e) != 0)
+        return wk_cli_error(tool, &e);
+    int rc = WK_EXIT_OK;
+    if (wk_verify_input_open(path, &ref, &e) != 0 ||
+        wk_golden_record(ref.model, (uint32_t)o->ctx, (int)n_predict, &g, &e) != 0 ||
+        wk_golden_save(&g, o->record, &e) != 0) {
+        rc = wk_cli_error(tool, &e);
+    } else {
+        size_t tokens = 0;
+        for (size_t i = 0; i < g.n; i++)
+            tokens += g.items[i].n_tokens;
+        if (o->json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "record", o->record);
+            cJSON_AddStringToObject(j, "reference", path);
+            cJSON_AddNumberToObject(j, "prompts", (double)g.n);
+            cJSON_AddNumberToObject(j, "tokens", (double)tokens);
+            char *text = cJSON_Print(j);
+            if (text)
+                puts(text);
+            free(text);
+            cJSON_Delete(j);
+        } else
+            printf("%s: %zu prompts, %zu tokens from %s (greedy, at most %ld each)\n",
+                   o->record, g.n, tokens, path, n_predict);
+    }
+    wk_verify_input_close(&ref);
+    wk_golden_free(&g);
+    return rc;
+}
+
+/* A token's text for the report: its piece (control tokens' text included). */
+static const char *piece(const wk_vocab *v, wk_token id, size_t *len)
+{
+    const char *p = id == WK_TOKEN_NULL ? NULL : wk_token_piece(v, id, true, len);
+    if (!p)
+        *len = 0;
+    return p ? p : "";
+}
+
+static double percent(size_t passed, size_t n)
+{
+    return n ? 100.0 * (double)passed / (double)n : 100.0;
+}
+
+static void golden_text(const wk_golden *g, const wk_verify_input *m, const wk_vocab *v,
+                        const wk_golden_result *r, size_t passed)
+{
+    printf("%s against %s (%zu prompts):\n  line  matched     result  prompt\n", m->path,
+           g->path, g->n);
+    for (size_t i = 0; i < g->n; i++) {
+        const wk_golden_item *it = &g->items[i];
+        char count[48], need[32] = "";
+        snprintf(count, sizeof count, "%u/%u", r[i].matched, r[i].n_expected);
+        if (r[i].need < r[i].n_expected)
+            snprintf(need, sizeof need, " (needs %u)", r[i].need);
+        char *p = wk_golden_show(it->prompt, strlen(it->prompt), 32);
+        printf("  %4u  %-10s  %-6s  %s%s", it->line, count, r[i].pass ? "pass" : "FAIL",
+               p ? p : "", need);
+        free(p);
+        if (r[i].matched < r[i].n_expected) {
+            size_t lw, lg;
+            const char *w = piece(v, r[i].want, &lw), *gt = piece(v, r[i].got, &lg);
+            char *sw = wk_golden_show(w, lw, 64), *sg = wk_golden_show(gt, lg, 64);
+            printf("; token %u: expected %s, got %s", r[i].matched + 1, sw ? sw : "",
+                   sg ? sg : "");
+            free(sw);
+            free(sg);
+        }
+        putchar('\n');
+    }
+    printf("%s: %zu of %zu prompts pass (%.2f %%)\n\n", m->path, passed, g->n,
+           percent(passed, g->n));
+}
+
+/* {"id": N, "text": "..."} for a token. */
+static cJSON *token_json(const wk_vocab *v, wk_token id)
+{
+    size_t len;
+    const char *p = piece(v, id, &len);
+    char *t = wk_golden_utf8(p, len);
+    cJSON *o = cJSON_CreateObject();
+    if (o && t) {
+        cJSON_AddNumberToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "text", t);
+    }
+    free(t);
+    return o;
+}
+
+static cJSON *golden_model_json(const wk_golden *g, const wk_verify_input *m,
+                                const wk_vocab *v, const wk_golden_result *r, size_t passed)
+{
+    cJSON *o = cJSON_CreateObject(), *rows = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "model", m->path);
+    cJSON_AddNumberToObject(o, "prompts", (double)g->n);
+    cJSON_AddNumberToObject(o, "passed", (double)passed);
+    cJSON_AddNumberToObject(o, "percent", percent(passed, g->n));
+    cJSON_AddItemToObject(o, "results", rows);
+    for (size_t i = 0; i < g->n; i++) {
+        cJSON *x = cJSON_CreateObject();
+        char *p = wk_golden_utf8(g->items[i].prompt, strlen(g->items[i].prompt));
+        cJSON_AddNumberToObject(x, "line", g->items[i].line);
+        cJSON_AddStringToObject(x, "prompt", p ? p : "");
+        free(p);
+        cJSON_AddNumberToObject(x, "prompt_tokens", r[i].n_prompt);
+        cJSON_AddNumberToObject(x, "expected_tokens", r[i].n_expected);
+        cJSON_AddNumberToObject(x, "min_match", r[i].need);
+        cJSON_AddNumberToObject(x, "matched", r[i].matched);
+        cJSON_AddBoolToObject(x, "pass", r[i].pass);
+        if (r[i].matched < r[i].n_expected) {
+            cJSON *d = cJSON_AddObjectToObject(x, "divergence");
+            cJSON_AddNumberToObject(d, "index", r[i].matched);
+            cJSON_AddItemToObject(d, "expected", token_json(v, r[i].want));
+            cJSON_AddItemToObject(d, "got", token_json(v, r[i].got));
+        } else {
+            cJSON_AddNullToObject(x, "divergence");
+        }
+        cJSON_AddItemToArray(rows, x);
+    }
+    return o;
+}
+
+/* --golden: every model checked against every line, reported, then the gate. */
+static int golden(const wk_tool *tool, const opts *o, char **args, int n_args)
+{
+    wk_err e;
+    wk_golden g;
+    if (wk_golden_load(o->golden, &g, &e) != 0)
+        return wk_cli_error(tool, &e);
+    wk_verify_input *m = calloc((size_t)n_args, sizeof *m);
+    wk_golden_result *r = calloc((size_t)n_args * g.n, sizeof *r);
+    size_t *passed = calloc((size_t)n_args, sizeof *passed);
+    int rc = WK_EXIT_BAD_INPUT, n = 0;
+    double min = o->golden_min >= 0 ? o->golden_min : 100;
+    if (!m || !r || !passed) {
+        wk_fail(&e, "out of memory");
+        goto fail;
+    }
+    for (n = 0; n < n_args; n++)
+        if (wk_verify_input_open(args[n], &m[n], &e) != 0 || !wk_model_vocab(m[n].model, &e) ||
+            wk_golden_check(&g, m[n].model, (uint32_t)o->ctx, r + (size_t)n * g.n, &e) != 0) {
+            n++;
+            goto fail;
+        }
+    cJSON *doc = o->json ? cJSON_CreateObject() : NULL, *models = cJSON_CreateArray();
+    for (int k = 0; k < n; k++) {
+        const wk_golden_result *rk = r + (size_t)k * g.n;
+        for (size_t i = 0; i < g.n; i++)
+            passed[k] += rk[i].pass;
+        if (o->json)
+            cJSON_AddItemToArray(models, golden_model_json(&g, &m[k], m[k].model->vocab, rk,
+                                                           passed[k]));
+        else
+            golden_text(&g, &m[k], m[k].model->vocab, rk, passed[k]);
+    }
+    if (doc) {
+        cJSON_AddStringToObject(doc, "golden", o->golden);
+        cJSON_AddNumberToObject(doc, "golden_min", min);
+        cJSON_AddItemToObject(doc, "models", models);
+        char *s = cJSON_Print(doc);
+        if (s)
+            puts(s);
+        free(s);
+        cJSON_Delete(doc);
+    } else {
+        cJSON_Delete(models);
+    }
+    rc = WK_EXIT_OK;
+    for (int k = 0; k < n; k++)
+        if (percent(passed[k], g.n) < min)
+            rc = fprintf(stderr, "wk-verify: gate: %s: %zu of %zu golden prompts pass (%.2f %%) "
+                                 "< --golden-min %g %%\n", m[k].path, passed[k], g.n,
+                         percent(passed[k], g.n), min) > 0 ? WK_EXIT_BAD_INPUT : rc;
+    goto done;
+fail:
+    rc = wk_cli_error(tool, &e);
+done:
+    for (int k = 0; k < n; k++)
+        wk_verify_input_close(&m[k]);
+    free(m);
+    free(r);
+    free(passed);
+    wk_golden_free(&g);
+    return rc;
+}
+
+/* Options that do not go together with --record or --golden; NULL when all is well. */
+static const char *golden_usage(const opts *o, int n_args)
+{
+    if (o->prompts && !o->record)
+        return "--prompts goes with --record";
+    if (o->n_predict && !o->record)
+        return "-n / --n-predict goes with --record";
+    if (o->golden_min >= 0 && !o->golden)
+        return "--golden-min goes with --golden";
+    if (!o->record && !o->golden)
+        return NULL;
+    if (o->record && o->golden)
+        return "--record and --golden are separate runs";
+    if (o->text_file || o->chunks || o->save_ref || o->integrity || o->max_kld >= 0 ||
+        o->min_top1 >= 0 || o->max_ppl_ratio >= 0)
+        return "--text, --chunks, --save-ref, --integrity and the comparison's gates do not "
+               "apply to --record or --golden";
+    if (o->record && !o->prompts)
+        return "--record needs --prompts FILE";
+    if (o->record && n_args != 1)
+        return "--record takes the reference alone";
+    if (o->golden && n_args < 1)
+        return "--golden needs at least one MODEL";
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
-    opts o = {.max_kld = -1, .min_top1 = -1, .max_ppl_ratio = -1};
+    opts o = {.max_kld = -1, .min_top1 = -1, .max_ppl_ratio = -1, .golden_min = -1};
     const wk_option options[] = {
         WK_OPT_STRING("text", 0, "FILE", &o.text_file,
                       "score on FILE's text (default: a built-in text of simple English "
                       "stories, about 5000 tokens)"),
         WK_OPT_LONG("ctx", 'c', "N", &o.ctx, 4, 1L << 20,
-                    "tokens per chunk (default 512, or the training context if shorter)"),
+                    "tokens per chunk (default 512, or the training context if shorter); "
+                    "with --record and --golden, the context (default: the training "
+                    "context)"),
         WK_OPT_LONG("chunks", 0, "K", &o.chunks, 1, 1L << 30,
                     "score only the first K chunks (default: all)"),
         WK_OPT_LONG("threads", 't', "N", &o.threads, 1, 1024, "threads (default: all cores)"),
@@ -181,6 +408,21 @@ int main(int argc, char **argv)
         WK_OPT_STRING("integrity", 0, "MODEL.gguf", &o.integrity,
                       "only check MODEL's tensors against its stored xxh64 checksums, naming "
                       "every tensor that differs (exit 1)"),
+        WK_OPT_STRING("golden", 0, "FILE", &o.golden,
+                      "check every MODEL against the golden set FILE (JSONL: prompts with "
+                      "expected continuations, see --record): per prompt, how many expected "
+                      "tokens the model's greedy choice matches before it first diverges"),
+        WK_OPT_DOUBLE("golden-min", 0, "P", &o.golden_min, 0, 100,
+                      "gate for --golden: exit 1 when fewer than P percent of a model's "
+                      "prompts pass (default 100)"),
+        WK_OPT_STRING("record", 0, "OUT.jsonl", &o.record,
+                      "write a golden set to OUT.jsonl: the one MODEL (the reference) "
+                      "continues each prompt of --prompts greedily"),
+        WK_OPT_STRING("prompts", 0, "FILE", &o.prompts,
+                      "with --record: the prompts, one per line (or JSONL with \"prompt\")"),
+        WK_OPT_LONG("n-predict", 'n', "N", &o.n_predict, 1, 1L << 20,
+                    "with --record: tokens to generate per prompt (default 32; fewer where "
+                    "the reference ends the text)"),
         WK_OPT_FLAG("json", 0, &o.json, "the report as one JSON document"),
         WK_OPT_FLAG("quiet", 'q', &o.quiet, "no progress line"),
         WK_OPT_END,
@@ -188,7 +430,9 @@ int main(int argc, char **argv)
     const wk_tool tool = {
         .name = "wk-verify",
         .synopsis = "REFERENCE CANDIDATE [CANDIDATE ...] [--text FILE] [--ctx N] [--chunks K] "
-                    "[--json] [gates]\n       wk-verify --integrity MODEL.gguf",
+                    "[--json] [gates]\n       wk-verify --record OUT.jsonl --prompts FILE [-n N] REFERENCE"
+                    "\n       wk-verify --golden FILE MODEL [MODEL ...] [--golden-min P] "
+                    "[--json]\n       wk-verify --integrity MODEL.gguf",
         .about = "Runs the reference and every candidate on the same chunks of a text and "
                  "reports, per candidate, perplexity (with its standard error, the difference "
                  "and the ratio to the reference's), the KL divergence of its next-token "
@@ -196,7 +440,12 @@ int main(int argc, char **argv)
                  "agreement, top-5 overlap, the RMS difference of the probability of the "
                  "right token, file size and bits per weight. Models are GGUF files or "
                  "Hugging Face checkpoint directories (converted for the run). Chunks as "
-                 "llama-perplexity cuts them: BOS first, the second half of each scored.",
+                 "llama-perplexity cuts them: BOS first, the second half of each scored.\n\n"
+                 "Golden sets: --record writes the reference's greedy continuation of every "
+                 "prompt (text and token ids) as JSONL; --golden checks models against it, "
+                 "one teacher-forced pass per prompt, reporting how many expected tokens "
+                 "each model's greedy choice matches before it first diverges, and what it "
+                 "chose there.",
         .options = options,
         .operand = "MODEL",
         .min_operands = 0,
@@ -208,6 +457,13 @@ int main(int argc, char **argv)
         return rc;
     if (o.threads)
         omp_set_num_threads((int)o.threads);
+    const char *bad = golden_usage(&o, n_args);
+    if (bad)
+        return wk_cli_usage_error(&tool, "%s", bad);
+    if (o.record)
+        return record(&tool, &o, args[0]);
+    if (o.golden)
+        return golden(&tool, &o, args, n_args);
     if (o.integrity) {
         if (n_args)
             return wk_cli_usage_error(&tool, "--integrity takes its one model, no operands");
