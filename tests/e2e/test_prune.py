@@ -456,3 +456,15 @@ def test_wanda_waits_for_the_engine_calibration(models, tmp_path):
              tmp_path / "calib.txt"], check=2)
     assert "not yet available" in p.stderr
     assert not (tmp_path / "w.gguf").exists()
+
+
+def test_help_lists_every_option_within_80_columns():
+    text = run([PRUNE, "--help"], check=0).stdout
+    assert text.startswith("Usage: wk-prune IN -o OUT --method"), text
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    for opt in ("-o, --output OUT", "--method METHOD", "--sparsity S", "--nm N:M",
+                "--scope SCOPE", "--only CATEGORY", "--calib FILE", "--calib-tokens T",
+                "--format FORMAT", "--verify TEXT", "--json", "-t, --threads N", "-q, --quiet",
+                "-h, --help", "-V, --version"):
+        assert f"  {opt}  " in text, (opt, text)
+    assert "wk-prune (weightkit)" in run([PRUNE, "--version"], check=0).stdout
