@@ -287,7 +287,8 @@ static int write_tensor(wk_convert_job *j, wk_gguf_writer *w, const wk_convert_o
                          .importance = o->importance ? o->importance[k] : NULL,
                          .stats = o->stats ? &o->stats[k] : NULL};
     wk_convert_rows_cols(t, &job.rows, &job.cols);
-    int rc = wk_stream_tensor(w, &job, o->progress, item, e);
+    int rc = o->write_tensor ? o->write_tensor(o->ctx, w, k, &job, item, e)
+                             : wk_stream_tensor(w, &job, o->progress, item, e);
     wk_view_release(&v);
     return rc;
 }

@@ -28,6 +28,7 @@ typedef enum wk_outtype { WK_OUTTYPE_F32, WK_OUTTYPE_F16, WK_OUTTYPE_BF16, WK_OU
 int wk_outtype_parse(const char *s, wk_outtype *out);
 
 typedef struct wk_stream_stats wk_stream_stats;
+typedef struct wk_stream_job wk_stream_job;
 
 typedef struct wk_convert_opts {
     wk_outtype outtype;
@@ -46,6 +47,10 @@ typedef struct wk_convert_opts {
     const char *tool;              /* weightkit.tool (default "wk-convert") */
     const uint32_t *file_type;     /* general.file_type to write (default: from the types) */
     int (*extra_kv)(void *ctx, wk_gguf_writer *w, wk_err *e); /* more metadata */
+    /* What wk-prune adds: writes plan tensor k (progress item `item`) instead of the plain
+     * stream, given the job the stream would run (which it may still run itself). */
+    int (*write_tensor)(void *ctx, wk_gguf_writer *w, size_t k, const wk_stream_job *job,
+                        uint64_t item, wk_err *e);
     void *ctx;
 } wk_convert_opts;
 
