@@ -10,6 +10,7 @@
 #include "common/cli.h"
 #include "common/fileio.h"
 #include "common/progress.h"
+#include "engine/calibrate.h"
 #include "models/prune.h"
 #include "verify/compare/compare.h"
 #include "verify/compare/report.h"
@@ -184,6 +185,47 @@ static int prune(const wk_tool *tool, opts *o, const char *in)
     return rc ? wk_cli_error(tool, &e) : WK_EXIT_OK;
 }
 
+/* Wanda's calibration by the engine (engine/calibrate.h) on IN itself, a checkpoint being
+ * converted for the run as wk-verify does: --calib-tokens tokens of the text, in sequences
+ * of 512 tokens (the Wanda paper's 128 x 2048 scaled to our models) or the training context
+ * when shorter. */
+typedef struct wanda {
+    wk_verify_input model;
+    wk_calib *calib;
+    wk_prune_calib provider;
+} wanda;
+
+static int wanda_open(wanda *w, const char *in, const wk_prune_opts *p, wk_err *e)
+{
+    char *text;
+    size_t len;
+    if (wk_read_small_file(p->calib_path, (size_t)1 << 30, &text, &len, e) != 0)
+        return -1;
+    int rc = wk_verify_input_open(in, &w->model, e);
+    if (rc == 0) {
+        uint32_t seq = w->model.model->info.n_ctx_train;
+        seq = seq && seq < 512 ? seq : 512;
+        if (p->calib_tokens % seq != 0)
+            rc = wk_fail(e, "--calib-tokens %llu: calibration runs in sequences of %u tokens; "
+                            "give a multiple of %u", (unsigned long long)p->calib_tokens, seq,
+                         seq);
+        else if (wk_calib_open(w->model.model, text, len, p->calib_tokens, seq, &w->calib,
+                               e) != 0)
+            rc = wk_fail_prefix(e, "%s", p->calib_path);
+    }
+    free(text);
+    w->provider = (wk_prune_calib){.layer_norms = wk_calib_layer_norms,
+                                   .pruned = wk_calib_pruned, .ctx = w->calib};
+    return rc;
+}
+
+static void wanda_close(wanda *w)
+{
+    wk_calib_free(w->calib);
+    if (w->model.model)
+        wk_verify_input_close(&w->model);
+}
+
 int main(int argc, char **argv)
 {
     wk_cli_passive_openmp(argv);
@@ -259,12 +301,16 @@ int main(int argc, char **argv)
     if (o.threads)
         omp_set_num_threads((int)o.threads);
 
-    /* ---- Wanda's calibration: the one place where the engine's provider is plugged in.
-     * LEAD: fill o.p.calib here from engine/calibrate.h (IN, o.p.calib_path,
-     * o.p.calib_tokens); until then --method wanda is refused. */
-    o.p.calib = NULL;
-    if (o.p.method == WK_PRUNE_WANDA && !o.p.calib)
-        return wk_cli_usage_error(&tool, "--method wanda: not yet available (its calibration, "
-                                         "engine/calibrate.c, is not in this build)");
+    if (o.p.method != WK_PRUNE_WANDA)
+        return prune(&tool, &o, args[0]);
+    wanda w = {0};
+    if (wanda_open(&w, args[0], &o.p, &e) != 0) {
+        wanda_close(&w);
+        return wk_cli_error(&tool, &e);
+    }
+    o.p.calib = &w.provider;
+    rc = prune(&tool, &o, args[0]);
+    wanda_close(&w);
+    return rc;
     return prune(&tool, &o, args[0]);
 }

@@ -447,17 +447,6 @@ def test_bad_input(models, tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == ["q.gguf"]
 
 
-def test_wanda_waits_for_the_engine_calibration(models, tmp_path):
-    """Until engine/calibrate.c is linked in, --method wanda is refused before any work."""
-    d, m = models
-    src, f32 = m["stories260k"]
-    (tmp_path / "calib.txt").write_text("Once upon a time " * 100)
-    p = run([PRUNE, f32, "-o", tmp_path / "w.gguf", "--method", "wanda", "--calib",
-             tmp_path / "calib.txt"], check=2)
-    assert "not yet available" in p.stderr
-    assert not (tmp_path / "w.gguf").exists()
-
-
 def test_help_lists_every_option_within_80_columns():
     text = run([PRUNE, "--help"], check=0).stdout
     assert text.startswith("Usage: wk-prune IN -o OUT --method"), text
