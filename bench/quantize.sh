@@ -68,16 +68,21 @@ rmse_of() {
                             $1 == "all" { r = $4 } END { print r, mix }' <<<"$out"
 }
 secs() { bench_spread "$@" | awk '{ printf "%.2f s (%.2f-%.2f)", $1, $2, $3 }'; }
+cpu() { bench_spread "$@" | awk '{ printf "%.1f s", $1 }'; }
 peak() { bench_spread "$@" | awk '{ printf "%.0f MiB", $3 / 1024 }'; }
+times() { bench_spread "$@" | awk '{ printf "%.2fx (%.2f-%.2f)", $1, $2, $3 }'; }
 mixed() { echo "$1" | sed 's/:/ /g; s/+/ + /g'; } # "23:Q4_K+3:Q6_K" -> "23 Q4_K + 3 Q6_K"
 target() { case $1 in Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0) echo ">= 1.5x" ;; *) echo ">= 2x" ;; esac; }
+# contender NAME: wall (min-max), CPU and peak RSS columns of one tool for this type.
+# shellcheck disable=SC2086
+contender() { printf '%-26s %8s %8s' "$(secs ${WALL[$1]})" "$(cpu ${CPU[$1]})" "$(peak ${RSS[$1]})"; }
 
 machine=$(bench_machine) # the load average before the runs
-declare -A WALL RSS wall_now
-rows=() notes=()
+declare -A WALL CPU RSS wall_now cpu_now
+speed_rows=() error_rows=()
 for type in "${TYPES[@]}"; do
   echo "wk-quantize: $type, $RUNS rounds of (${names[*]}) on $IN..." >&2
-  WALL=() RSS=() speed=()
+  WALL=() CPU=() RSS=() speed=() cpu_speed=()
   for ((r = 0; r < RUNS; r++)); do
     for ((k = 0; k < ${#names[@]}; k++)); do
       name=${names[(r + k) % ${#names[@]}]}
@@ -85,49 +90,53 @@ for type in "${TYPES[@]}"; do
       cat "$IN" >/dev/null # the input in the page cache for every run
       rm -f "$tmp/$name.gguf"
       sample=$(bench_run1 "${CMD[@]}")
-      read -r w _ m <<<"$sample"
-      WALL[$name]+="$w " RSS[$name]+="$m " wall_now[$name]=$w
+      read -r w c m <<<"$sample"
+      WALL[$name]+="$w " CPU[$name]+="$c " RSS[$name]+="$m " wall_now[$name]=$w cpu_now[$name]=$c
     done
-    [ ${#names[@]} -eq 1 ] || speed+=("$(ratio "${wall_now[ref]}" "${wall_now[wk]}")")
+    if [ ${#names[@]} -eq 2 ]; then
+      speed+=("$(ratio "${wall_now[ref]}" "${wall_now[wk]}")")
+      cpu_speed+=("$(ratio "${cpu_now[ref]}" "${cpu_now[wk]}")")
+    fi
   done
   res=$(rmse_of "$tmp/wk.gguf")
   read -r rmse_wk mix_wk <<<"$res"
-  # shellcheck disable=SC2086
-  row="$(printf '%-7s  %-22s %8s' "$type" "$(secs ${WALL[wk]})" "$(peak ${RSS[wk]})")"
   if [ ${#names[@]} -eq 1 ]; then
-    rows+=("$row  $(printf '%11.4e' "$rmse_wk")")
-    notes+=("$type: $(mixed "$mix_wk")")
+    speed_rows+=("$(printf '%-7s  %s' "$type" "$(contender wk)")")
+    error_rows+=("$(printf '%-7s  %11.4e  %s' "$type" "$rmse_wk" "$(mixed "$mix_wk")")")
   else
     res=$(rmse_of "$tmp/ref.gguf")
     read -r rmse_ref mix_ref <<<"$res"
-    # shellcheck disable=SC2086
-    rows+=("$row  $(printf '%-22s %8s  %-17s %-8s %11.4e %11.4e %6.3f  <= 1' \
-      "$(secs ${WALL[ref]})" "$(peak ${RSS[ref]})" \
-      "$(bench_spread "${speed[@]}" | awk '{ printf "%.2fx (%.2f-%.2f)", $1, $2, $3 }')" \
-      "$(target "$type")" "$rmse_wk" "$rmse_ref" "$(ratio "$rmse_wk" "$rmse_ref")")")
-    if [ "$mix_wk" = "$mix_ref" ]; then
-      notes+=("$type: $(mixed "$mix_wk"), in both")
-    else
-      notes+=("$type: wk-quantize $(mixed "$mix_wk"), llama-quantize $(mixed "$mix_ref"): the RMSE compares different mixes")
-    fi
+    speed_rows+=("$(printf '%-7s  %s   %s  %-19s %-19s %s' "$type" "$(contender wk)" \
+      "$(contender ref)" "$(times "${speed[@]}")" "$(times "${cpu_speed[@]}")" "$(target "$type")")")
+    mix="$(mixed "$mix_wk"), in both"
+    [ "$mix_wk" = "$mix_ref" ] || mix="differ: wk-quantize $(mixed "$mix_wk"), llama-quantize $(mixed "$mix_ref")"
+    error_rows+=("$(printf '%-7s  %11.4e  %11.4e  %6.4f  %-6s  %s' "$type" "$rmse_wk" "$rmse_ref" \
+      "$(ratio "$rmse_wk" "$rmse_ref")" "<= 1" "$mix")")
   fi
   rm -f "$tmp"/*.gguf
 done
 
-echo "wk-quantize on $IN ($(stat -c %s "$IN" | awk '{ printf "%.2f GB", $1 / 1e9 }')," \
+echo "wk-quantize on $IN ($(stat -L -c %s "$IN" | awk '{ printf "%.2f GB", $1 / 1e9 }')," \
      "--threads $THREADS, OMP_NUM_THREADS=$OMP_NUM_THREADS)"
 echo "  on $machine"
-echo "  median of $RUNS rounds (min-max); peak RSS: largest run; RMSE over the quantized tensors" \
-     "against the input (gguf-rmse)"
+echo "  wall time: median of $RUNS rounds (min-max); CPU = user + system, median; peak RSS: largest run"
 if [ ${#names[@]} -eq 1 ]; then
-  echo "  (WK_REF_QUANTIZE not set: no llama-quantize columns; set it to llama.cpp's llama-quantize, built outside this project)"
-  printf '  %-7s  %-22s %8s  %11s\n' Type "wk-quantize" "RSS" "RMSE"
+  echo "  (WK_REF_QUANTIZE not set: no llama-quantize columns; set it to llama.cpp's" \
+       "llama-quantize, built outside this project)"
+  printf '  %-7s  %-26s %8s %8s\n' Type "wk-quantize" "CPU" "RSS"
 else
-  echo "  speed-up: llama-quantize time / wk-quantize time, median of the per-round ratios (min-max);" \
-       "RMSE ratio: wk / llama"
-  printf '  %-7s  %-22s %8s  %-22s %8s  %-17s %-8s %11s %11s %6s  %s\n' Type "wk-quantize" "RSS" \
-    "llama-quantize" "RSS" "speed-up" "target" "RMSE wk" "RMSE llama" "ratio" "target"
+  echo "  speed-up: llama-quantize time / wk-quantize time, median of the per-round ratios" \
+       "(min-max); CPU: the same for CPU time"
+  printf '  %-7s  %-26s %8s %8s   %-26s %8s %8s  %-19s %-19s %s\n' Type "wk-quantize" "CPU" "RSS" \
+    "llama-quantize" "CPU" "RSS" "speed-up" "CPU speed-up" "target"
 fi
-printf '  %s\n' "${rows[@]}"
-echo "  tensors quantized, by type:"
-printf '    %s\n' "${notes[@]}"
+printf '  %s\n' "${speed_rows[@]}"
+echo
+echo "  RMSE over the quantized tensors against the input (build/gen/gguf-rmse)"
+if [ ${#names[@]} -eq 1 ]; then
+  printf '  %-7s  %11s  %s\n' Type "RMSE" "tensors by type"
+else
+  printf '  %-7s  %11s  %11s  %6s  %-6s  %s\n' Type "wk-quantize" "llama" "ratio" "target" \
+    "tensors by type"
+fi
+printf '  %s\n' "${error_rows[@]}"
