@@ -7,10 +7,12 @@
 #   bench-out/tinyllama-1.1b-11layers   the same with 11 layers (1.2 GB), to show that peak
 #                                       memory does not grow with the model
 # then runs bench/inspect.sh (wk-inspect timings, throughput, peak RSS) and, when present,
-# bench/convert.sh (wk-convert against cp). Figures are reported beside their targets;
-# nothing here asserts. docs/benchmarks.md explains each figure. With WK_REF_QUANTIZE set to
-# llama.cpp's llama-quantize, bench/quant_quality.py then compares wk-quantize's files with
-# its files (docs/quantization.md).
+# bench/convert.sh (wk-convert against cp), bench/pytorch.sh and bench/quantize.sh
+# (wk-quantize per type, against llama-quantize when WK_REF_QUANTIZE names it; its input,
+# bench-out/tinyllama-1.1b-f16.gguf, is made once). With WK_REF_QUANTIZE set,
+# bench/quant_quality.py then compares wk-quantize's files with llama-quantize's
+# (docs/quantization.md). Figures are reported beside their targets; nothing here asserts.
+# docs/benchmarks.md explains each figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,6 +83,13 @@ if [ -x bench/pytorch.sh ] && [ -x "$BIN/wk-convert" ]; then
   bench/pytorch.sh "$BIN" "$BUILD" "$OUT"
 else
   echo "(bench/pytorch.sh or $BIN/wk-convert missing: no PyTorch checkpoint figures)"
+fi
+
+echo
+if [ -x bench/quantize.sh ] && [ -x "$BIN/wk-quantize" ] && [ -x "$BUILD/gen/gguf-rmse" ]; then
+  bench/quantize.sh "$BIN" "$BUILD" "$FULL"
+else
+  echo "(bench/quantize.sh, $BIN/wk-quantize or $BUILD/gen/gguf-rmse missing: no wk-quantize figures)"
 fi
 
 echo
