@@ -80,3 +80,10 @@ if [ -x bench/pytorch.sh ] && [ -x "$BIN/wk-convert" ]; then
 else
   echo "(bench/pytorch.sh or $BIN/wk-convert missing: no PyTorch checkpoint figures)"
 fi
+
+echo
+if [ -x bench/engine.sh ] && [ -x "$BIN/wk-run" ] && [ -x "$BIN/wk-quantize" ] && [ -x "$BUILD/gen/bw-read" ]; then
+  bench/engine.sh "$BIN" "$BUILD" "$FULL"
+else
+  echo "(bench/engine.sh, $BIN/wk-run, $BIN/wk-quantize or $BUILD/gen/bw-read missing: no wk-run figures)"
+fi
