@@ -46,7 +46,7 @@ def bench(model, types, runs="2", ref=None, **extra):
     env.pop("WK_REF_BENCH", None)
     if ref:
         env["WK_REF_BENCH"] = str(ref)
-    return subprocess.run([ROOT / "bench" / "engine.sh", BIN, "build", model], cwd=ROOT,
+    return subprocess.run([ROOT / "bench" / "engine.sh", BIN, GEN.parent, model], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -107,8 +107,9 @@ def test_engine_bench_rounds(f16):
         for label in ("wk-run", "node-llama-cpp 3.21.1", "llama-bench"):
             figs = spread(section, label)
             assert len(figs) == 4, section  # prefill, decode, GB/s, % of the bandwidth
-            for med, lo, hi in figs:
-                assert lo <= med <= hi and lo > 0
+            for med, lo, hi in figs:  # a tiny model's share can round to 0.0 %
+                assert 0 <= lo <= med <= hi
+            assert figs[0][1] > 0 and figs[1][1] > 0
             dec, gbs = figs[1][0], figs[2][0]
             assert math.isclose(gbs, int(head.group(2)) * dec / 1e9, rel_tol=0.02, abs_tol=2e-3)
         for other in ("node-llama-cpp 3.21.1", "llama-bench"):
