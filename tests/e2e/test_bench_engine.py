@@ -152,7 +152,7 @@ def test_prompt_is_exactly_n_tokens(f16, tmp_path, n):
     assert json.loads((tmp_path / "ids.json").read_text()) == got["ids"]
 
 
-@pytest.mark.parametrize("env,msg", [({"WK_BENCH_RUNS": "0"}, "RUNS must be a positive count, not '0'"),
+@pytest.mark.parametrize("env,msg", [({"WK_BENCH_RUNS": "0"}, "WK_BENCH_RUNS must be a positive count, not '0'"),
                                      ({"WK_BENCH_CTX": "36"}, "WK_BENCH_CTX 36 must exceed prompt + decode (36)")])
 def test_bad_settings(f16, env, msg):
     p = bench(f16, "F16", **env)
