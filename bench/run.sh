@@ -11,7 +11,8 @@
 # (wk-quantize per type, against llama-quantize when WK_REF_QUANTIZE names it; its input,
 # bench-out/tinyllama-1.1b-f16.gguf, is made once). With WK_REF_QUANTIZE set,
 # bench/quant_quality.py then compares wk-quantize's files with llama-quantize's
-# (docs/quantization.md). Figures are reported beside their targets; nothing here asserts.
+# (docs/quantization.md), and bench/engine.sh measures wk-run against llama.cpp per type.
+# Figures are reported beside their targets; nothing here asserts.
 # docs/benchmarks.md explains each figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -98,4 +99,11 @@ if [ -n "${WK_REF_QUANTIZE:-}" ]; then
   WK_BIN=$BIN /usr/bin/python3 bench/quant_quality.py --ref "$WK_REF_QUANTIZE"
 else
   echo "(WK_REF_QUANTIZE unset: no quantization quality against llama.cpp; docs/quantization.md)"
+fi
+
+echo
+if [ -x bench/engine.sh ] && [ -x "$BIN/wk-run" ] && [ -x "$BIN/wk-quantize" ] && [ -x "$BUILD/gen/bw-read" ]; then
+  bench/engine.sh "$BIN" "$BUILD" "$FULL"
+else
+  echo "(bench/engine.sh, $BIN/wk-run, $BIN/wk-quantize or $BUILD/gen/bw-read missing: no wk-run figures)"
 fi

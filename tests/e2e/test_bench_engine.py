@@ -1,0 +1,159 @@
+"""bench/engine.sh on a tiny model, with a short prompt so it stays quick: the types are
+quantized once and reused, the prompt is exactly the asked number of tokens, every contender
+runs once per round, the figures are medians with their min-max, decode GB/s is the weight
+bytes a token reads times its speed, and llama-bench's part is exercised with a stand-in
+that measures wk-run and answers in llama-bench's JSON. The speeds themselves are never
+checked (they are timings)."""
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import BIN, GEN, IN_CI, ROOT, run
+
+import gguf_read
+
+NODE_DIR = ROOT / "tests" / "node"
+PY = "/usr/bin/python3"
+SHORT = {"WK_BENCH_PROMPT": "32", "WK_BENCH_DECODE": "4", "WK_BENCH_CTX": "64",
+         "WK_BENCH_BW_SIZE": "32M"}
+
+
+def need_node():
+    if shutil.which("node") is None or not (NODE_DIR / "node_modules" / "node-llama-cpp").exists():
+        if IN_CI:
+            pytest.fail("node and tests/node/node_modules are required in CI")
+        pytest.skip("node or tests/node/node_modules missing (run npm ci in tests/node)")
+
+
+@pytest.fixture(scope="module")
+def f16(tmp_path_factory):
+    d = tmp_path_factory.mktemp("engine")
+    run([GEN / "gen-llama", "--preset", "tiny", "--seed", "3", "-o", d / "tiny"], check=0)
+    run([BIN / "wk-convert", d / "tiny", "-o", d / "tiny-f16.gguf", "--outtype", "f16",
+         "--quiet"], check=0)
+    return d / "tiny-f16.gguf"
+
+
+def bench(model, types, runs="2", ref=None, **extra):
+    env = dict(os.environ, **SHORT, WK_BENCH_RUNS=runs, WK_BENCH_TYPES=types, BENCH_THREADS="2",
+               TMPDIR=str(model.parent))
+    env.update(extra)
+    env.pop("WK_REF_BENCH", None)
+    if ref:
+        env["WK_REF_BENCH"] = str(ref)
+    return subprocess.run([ROOT / "bench" / "engine.sh", BIN, GEN.parent, model], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def stand_in(model, body):
+    """An executable that llama-bench's command line calls; its argv goes to ARGS."""
+    p = model.parent / "ref-bench"
+    (model.parent / "ARGS").unlink(missing_ok=True)
+    p.write_text(f"#!/bin/sh\necho \"$@\" >> {model.parent}/ARGS\n{body}\n")
+    p.chmod(0o755)
+    return p
+
+
+# Answers as llama-bench -o json does, with wk-run's own speeds on the model it was given.
+MEASURE = f"""exec {PY} -c '
+import json, re, subprocess, sys
+a = sys.argv[1:]
+m, pp, tg = a[a.index("-m") + 1], a[a.index("-p") + 1], a[a.index("-n") + 1]
+err = subprocess.run(["{BIN}/wk-run", m, "-p", "one two three", "-n", tg, "--temp", "0",
+                      "--ignore-eos", "-t", a[a.index("-t") + 1]], capture_output=True,
+                     text=True).stderr
+ts = [float(x) for x in re.findall(r"\\(([0-9.]+) tokens/s\\)", err)]
+print(json.dumps([{{"n_prompt": int(pp), "n_gen": 0, "avg_ts": ts[0]}},
+                  {{"n_prompt": 0, "n_gen": int(tg), "avg_ts": ts[1]}}]))' "$@"
+"""
+
+
+def spread(text, label, unit=""):
+    """The median, min and max of every figure in the row of `label` (or the median alone)."""
+    u = re.escape(unit)
+    row = re.search(r"^  \S+\s+" + re.escape(label) + r"\s{2,}(.*)$", text, re.M)
+    assert row, f"no row {label}:\n{text}"
+    figs = re.findall(r"([0-9.]+)" + u + r" \(([0-9.]+)" + u + r"-([0-9.]+)" + u + r"\)",
+                      row.group(1))
+    return [tuple(float(x) for x in f) for f in figs]
+
+
+def test_engine_bench_rounds(f16):
+    need_node()
+    ref = stand_in(f16, MEASURE)
+    p = bench(f16, "F16 Q8_0", ref=ref)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "2 rounds of (bw-read, then wk node ref per type) on F16 Q8_0" in p.stderr
+    assert "prefill 32 tokens, decode 4, 2 threads, context 64" in out
+    assert "median of 2 rounds" in out
+    bw = re.search(r"read bandwidth .*: ([0-9.]+) \(([0-9.]+)-([0-9.]+)\) GB/s", out)
+    assert bw and float(bw.group(2)) <= float(bw.group(1)) <= float(bw.group(3)) and float(bw.group(2)) > 0
+    q8 = f16.parent / "tiny-q8_0.gguf"
+    assert q8.exists(), "Q8_0 is quantized beside the F16 file"
+    calls = (f16.parent / "ARGS").read_text().splitlines()
+    assert calls == [f"-m {f} -p 32 -n 4 -t 2 -r 1 -o json" for f in (f16, q8) * 2]
+
+    for ty, path in (("F16", f16), ("Q8_0", q8)):
+        head = re.search(rf"^  {ty}: (\S+), (\d+) bytes .* of weights read per token", out, re.M)
+        assert head and head.group(1) == str(path), out
+        assert int(head.group(2)) == bytes_per_token(path)
+        section = re.split(r"^  \S+: ", out[head.end():], flags=re.M)[0]
+        for label in ("wk-run", "node-llama-cpp 3.21.1", "llama-bench"):
+            figs = spread(section, label)
+            assert len(figs) == 4, section  # prefill, decode, GB/s, % of the bandwidth
+            for med, lo, hi in figs:  # a tiny model's share can round to 0.0 %
+                assert 0 <= lo <= med <= hi
+            assert figs[0][1] > 0 and figs[1][1] > 0
+            dec, gbs = figs[1][0], figs[2][0]
+            assert math.isclose(gbs, int(head.group(2)) * dec / 1e9, rel_tol=0.02, abs_tol=2e-3)
+        for other in ("node-llama-cpp 3.21.1", "llama-bench"):
+            ratios = spread(section, "wk-run / " + other, "x")
+            assert len(ratios) == 2
+            for med, lo, hi in ratios:
+                assert lo <= med <= hi and lo > 0
+    assert not list(f16.parent.glob("engine-bench.*")), "the temp dir was left behind"
+
+    # Q8_0 is not made again while it is newer than the F16 file; a failing reference stops
+    # the bench with its message, and the temp dir still goes.
+    mtime = q8.stat().st_mtime_ns
+    p = bench(f16, "Q8_0", runs="1", ref=stand_in(f16, "echo broken >&2; exit 3"))
+    assert p.returncode == 1
+    assert "bench: failed:" in p.stderr and "broken" in p.stderr
+    assert "quantizing" not in p.stderr and q8.stat().st_mtime_ns == mtime
+    assert not list(f16.parent.glob("engine-bench.*"))
+
+
+def bytes_per_token(path):
+    """Every tensor's bytes, but one row of the token embeddings (the model has an output)."""
+    _, infos = gguf_read.layout(path)
+    ends = sorted(off for *_, off in infos) + [os.path.getsize(path)]
+    total = 0
+    for name, typ, ne, off in infos:
+        n = math.prod(ne)
+        size = {0: 4 * n, 1: 2 * n}.get(typ) or n // gguf_read.BLOCKS[typ][0] * gguf_read.BLOCKS[typ][1]
+        assert size <= ends[ends.index(off) + 1] - off, name  # it fits before the next tensor
+        total += size // ne[1] if name == "token_embd.weight" else size
+    return total
+
+
+@pytest.mark.parametrize("n", [17, 64])
+def test_prompt_is_exactly_n_tokens(f16, tmp_path, n):
+    run([PY, ROOT / "bench" / "engine_prep.py", "prompt", BIN / "wk-run", f16, n, tmp_path],
+        check=0)
+    text = (tmp_path / "prompt.txt").read_text()
+    got = json.loads(run([BIN / "wk-run", f16, "--tokenize", text, "--json"], check=0).stdout)
+    assert got["count"] == n and got["ids"][0] == 1
+    assert json.loads((tmp_path / "ids.json").read_text()) == got["ids"]
+
+
+@pytest.mark.parametrize("env,msg", [({"WK_BENCH_RUNS": "0"}, "WK_BENCH_RUNS must be a positive count, not '0'"),
+                                     ({"WK_BENCH_CTX": "36"}, "WK_BENCH_CTX 36 must exceed prompt + decode (36)")])
+def test_bad_settings(f16, env, msg):
+    p = bench(f16, "F16", **env)
+    assert p.returncode == 1 and msg in p.stderr
