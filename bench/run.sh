@@ -11,7 +11,9 @@
 # (wk-quantize per type, against llama-quantize when WK_REF_QUANTIZE names it; its input,
 # bench-out/tinyllama-1.1b-f16.gguf, is made once). With WK_REF_QUANTIZE set,
 # bench/quant_quality.py then compares wk-quantize's files with llama-quantize's
-# (docs/quantization.md), and bench/engine.sh measures wk-run against llama.cpp per type.
+# (docs/quantization.md); bench/engine.sh measures wk-run against llama.cpp per type,
+# bench/verify.sh wk-verify against llama-perplexity (WK_REF_PERPLEXITY) and bench/prune.sh
+# Wanda's time and memory.
 # Figures are reported beside their targets; nothing here asserts.
 # docs/benchmarks.md explains each figure.
 set -euo pipefail
@@ -106,4 +108,23 @@ if [ -x bench/engine.sh ] && [ -x "$BIN/wk-run" ] && [ -x "$BIN/wk-quantize" ] &
   bench/engine.sh "$BIN" "$BUILD" "$FULL"
 else
   echo "(bench/engine.sh, $BIN/wk-run, $BIN/wk-quantize or $BUILD/gen/bw-read missing: no wk-run figures)"
+fi
+
+# wk-verify and wk-prune on the files bench/engine.sh made: the F16 GGUF and its Q4_K_M.
+F16=$FULL-f16.gguf
+echo
+if [ -x "$BIN/wk-verify" ] && [ -f "$F16" ] && [ -f "$FULL-q4_k_m.gguf" ]; then
+  TEXT_DIR=$(mktemp -d)
+  /usr/bin/python3 bench/engine_prep.py prompt "$BIN/wk-run" "$F16" $((4 * 512 + 64)) "$TEXT_DIR"
+  bench/verify.sh "$BIN" "$F16" "$FULL-q4_k_m.gguf" "$TEXT_DIR/prompt.txt"
+  rm -rf "$TEXT_DIR"
+else
+  echo "($BIN/wk-verify, $F16 or $FULL-q4_k_m.gguf missing: no wk-verify figures)"
+fi
+
+echo
+if [ -x "$BIN/wk-prune" ] && [ -f "$F16" ]; then
+  bench/prune.sh "$BIN" "$BUILD" "$F16"
+else
+  echo "($BIN/wk-prune or $F16 missing: no wk-prune figures)"
 fi
