@@ -25,7 +25,7 @@ static void fill_tables(void)
         ref_types[t].levels = wk_levels_ref((wk_dtype)t);
     }
     ref_kernels = (wk_cpu_kernels){wk_stats_block_ref, wk_first_nonfinite_ref, wk_row_error_ref,
-                                   NULL, NULL};
+                                   NULL, NULL, wk_rows_dot_avx2, wk_rows_wsum_avx2};
 
     avx2_types[WK_F16] = (wk_cpu_type_traits){.to_float = wk_f16_to_f32_avx2,
                                               .from_float = wk_f32_to_f16_avx2};
@@ -57,7 +57,8 @@ static void fill_tables(void)
     for (int t = 0; t < WK_DTYPE_COUNT; t++) /* a twin multiplies with the same activations */
         avx2_types[t].vec_dot_type = ref_types[t].vec_dot_type;
     avx2_kernels = (wk_cpu_kernels){wk_stats_block_avx2, wk_first_nonfinite_avx2,
-                                    wk_row_error_avx2, wk_gemm_f32_avx2, wk_gemm_q8_avx2};
+                                    wk_row_error_avx2, wk_gemm_f32_avx2, wk_gemm_q8_avx2,
+                                    wk_rows_dot_avx2, wk_rows_wsum_avx2};
 
     have_avx2 = wk_cpu_has_avx2();
     memcpy(chosen_types, ref_types, sizeof chosen_types);

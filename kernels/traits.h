@@ -15,6 +15,7 @@
 #include "kernels/gemm.h"
 #include "kernels/rowcheck.h"
 #include "kernels/stats.h"
+#include "kernels/vec.h"
 #include "quant/types.h"
 
 typedef struct wk_cpu_type_traits {
@@ -34,6 +35,11 @@ typedef struct wk_cpu_kernels {
     void (*row_error)(const float *x, const float *y, int64_t n, wk_row_error *acc);
     wk_gemm_f32_fn gemm_f32; /* the tiled products' micro-kernels (gemm.h): SIMD only, */
     wk_gemm_q8_fn gemm_q8;   /* NULL in the reference set */
+    /* attention over a KV cache (vec.h) */
+    void (*rows_dot)(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
+                     float scale, float *out);
+    void (*rows_wsum)(const float *p, const float *v, int64_t stride, int64_t rows, int64_t n,
+                      float *out);
 } wk_cpu_kernels;
 
 const wk_cpu_type_traits *wk_cpu_type(wk_dtype t);

@@ -310,6 +310,7 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
     const float *kc = s->k_cache + (size_t)l * s->n_ctx * kv_dim;
     const float *vc = s->v_cache + (size_t)l * s->n_ctx * kv_dim;
     float scale = 1.0f / sqrtf((float)hd);
+    const wk_cpu_kernels *k = wk_cpu_kernels_get();
     /* one thread for a small model's short context: waking the others costs more */
     bool parallel = (int64_t)n * p->n_head * (pos + n) * hd >= (1 << 20);
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (parallel)
@@ -319,20 +320,9 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
             float *sc = s->scores + (size_t)omp_get_thread_num() * s->n_ctx;
             float *out = s->att + ((size_t)t * p->n_head + h) * hd;
             int len = pos + t + 1, kvh = h / group;
-            for (int j = 0; j < len; j++) {
-                const float *k = kc + (size_t)j * kv_dim + (size_t)kvh * hd;
-                float dot = 0;
-                for (int i = 0; i < hd; i++)
-                    dot += q[i] * k[i];
-                sc[j] = dot * scale;
-            }
+            k->rows_dot(q, kc + (size_t)kvh * hd, (int64_t)kv_dim, len, hd, scale, sc);
             wk_softmax(sc, len);
-            memset(out, 0, (size_t)hd * sizeof(float));
-            for (int j = 0; j < len; j++) {
-                const float *v = vc + (size_t)j * kv_dim + (size_t)kvh * hd;
-                for (int i = 0; i < hd; i++)
-                    out[i] += sc[j] * v[i];
-            }
+            k->rows_wsum(sc, vc + (size_t)kvh * hd, (int64_t)kv_dim, len, hd, out);
         }
 }
 

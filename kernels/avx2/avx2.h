@@ -9,6 +9,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/rowcheck.h"
+#include "kernels/vec.h"
 #include "kernels/stats.h"
 #include "quant/fit.h"
 #include "quant/quantize.h"
@@ -18,6 +19,12 @@ void wk_f16_to_f32_avx2(const void *src, float *dst, int64_t n);
 void wk_f32_to_f16_avx2(const float *src, void *dst, int64_t n);
 void wk_bf16_to_f32_avx2(const void *src, float *dst, int64_t n);
 void wk_f32_to_bf16_avx2(const float *src, void *dst, int64_t n);
+
+/* vec.c: twins of kernels/vec.c */
+void wk_rows_dot_avx2(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
+                      float scale, float *out);
+void wk_rows_wsum_avx2(const float *p, const float *v, int64_t stride, int64_t rows, int64_t n,
+                       float *out);
 
 /* rowcheck.c: twins of kernels/rowcheck.c */
 int64_t wk_first_nonfinite_avx2(const float *x, int64_t n);
