@@ -92,14 +92,15 @@ e2e: all
 	WK_BIN=$(abspath $(BIN)) WK_GEN=$(abspath $(BUILD)/gen) $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 # The same tests, built with AddressSanitizer and UndefinedBehaviorSanitizer. A sanitizer
-# report makes the process exit 86/87 (leaks 23), which no test accepts.
+# report makes the process exit 86/87 (leaks 23), which no test accepts. The end-to-end tests
+# marked slow (long cross-checks, the benchmark scripts) run in the plain pass only.
 asan: deps
 	@$(MAKE) --no-print-directory asan-only
 
 asan-only:
 	@$(MAKE) --no-print-directory -j$(JOBS) SAN=1 BUILD=build-asan BIN=bin-asan all build-asan/tests/unit-tests
 	ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
-	  $(MAKE) --no-print-directory SAN=1 BUILD=build-asan BIN=bin-asan test-only
+	  $(MAKE) --no-print-directory SAN=1 BUILD=build-asan BIN=bin-asan test-only PYTEST_ARGS='-m "not slow"'
 
 demo: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all

@@ -16,6 +16,13 @@ SHARED = pathlib.Path(os.environ.get("WK_SHARED", ROOT.parent / "shared"))
 IN_CI = os.environ.get("CI") == "true"
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: a long cross-check or benchmark-script test; `make test` runs it in "
+        "the plain pass and leaves it out of the sanitizer pass, where the same C paths are "
+        "exercised by the shorter tests")
+
+
 def tool(name):
     return str(BIN / name)
 

@@ -9,6 +9,8 @@ import pytest
 
 from conftest import BIN, GEN, ROOT, run
 
+pytestmark = pytest.mark.slow
+
 
 def lib(call):
     p = subprocess.run(["bash", "-c", f". bench/lib.sh && {call}"], cwd=ROOT,

@@ -72,6 +72,8 @@ print(json.dumps([{{"n_prompt": int(pp), "n_gen": 0, "avg_ts": ts[0]}},
                   {{"n_prompt": 0, "n_gen": int(tg), "avg_ts": ts[1]}}]))' "$@"
 """
 
+pytestmark = pytest.mark.slow
+
 
 def spread(text, label, unit=""):
     """The median, min and max of every figure in the row of `label` (or the median alone)."""

@@ -6,7 +6,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT, run, tool
+
+pytestmark = pytest.mark.slow
 
 PRUNE, CONVERT = tool("wk-prune"), tool("wk-convert")
 

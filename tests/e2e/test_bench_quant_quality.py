@@ -12,6 +12,8 @@ import pytest
 from conftest import BIN, IN_CI, ROOT
 from test_convert import NODE_DIR
 
+pytestmark = pytest.mark.slow
+
 SCRIPT = ROOT / "bench" / "quant_quality.py"
 PARAS = ("Once upon a time, there was a little dog named Max. Max liked to run in the park.\n\n"
          "One day, Max found a big stick. He was very happy and took it home to his mom.\n")

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import BIN, GEN, ROOT, run
 
+pytestmark = pytest.mark.slow
+
 TIMES = r"([0-9.]+) s \(([0-9.]+)-([0-9.]+)\)\s+([0-9.]+) s\s+(\d+) MiB"
 RATIO = r"([0-9.]+)x \(([0-9.]+)-([0-9.]+)\)"
 SPEED = re.compile(r"^  (\S+)\s+" + TIMES + r"(.*)$", re.M)

@@ -5,7 +5,11 @@ cannot rot where llama.cpp is not built."""
 import os
 import subprocess
 
+import pytest
+
 from conftest import BIN, ROOT, run, tool
+
+pytestmark = pytest.mark.slow
 
 
 def bench(f32, q, text, env):

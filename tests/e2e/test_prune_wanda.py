@@ -118,6 +118,7 @@ def test_wanda_masks_equal_the_papers_procedure(stories260k, tmp_path):
     assert agree / total >= 0.999, f"masks agree on {agree / total:.5f} of the weights"
 
 
+@pytest.mark.slow
 def test_wanda_with_2_4_on_student256(student256, tmp_path):
     """Wanda's scores in the 2:4 pattern: exactly two zeros in every group of four along the
     input dimension, the groups' choices those of the paper's procedure."""

@@ -18,6 +18,8 @@ import torch_llama_ref as ref
 from conftest import IN_CI, run, tool
 from test_convert import NODE_DIR
 
+pytestmark = pytest.mark.slow
+
 QUANTIZE = tool("wk-quantize")
 TEXT = ("Once upon a time, there was a little girl named Lily. She loved to play outside in "
         "the park with her friends. One day, she saw a big red ball under a tree. She ran to "

@@ -129,6 +129,7 @@ def student_reference(request):
     return d, tokens, torch.softmax(m.logits(tokens), -1).numpy(), cfg["vocab_size"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("qtype", TYPES)
 def test_every_type_agrees_with_llama_cpp(student_reference, qtype, tmp_path):
     d, tokens, p_ref, vocab = student_reference

@@ -120,7 +120,7 @@ def test_the_built_in_text_is_used_and_said(models):
 def test_a_saved_reference_scores_without_the_model(models, tmp_path):
     _, d = models
     saved = tmp_path / "ref.gguf"
-    live, _ = verify_json(d / "f32.gguf", d / "q8_0.gguf", d / "q4_0.gguf", "--ctx", CTX,
+    live, _ = verify_json(d / "f32.gguf", d / "q8_0.gguf", d / "q4_0.gguf", "--ctx", CTX, "--chunks", "4",
                           "--save-ref", saved)
     later, _ = verify_json(saved, d / "q8_0.gguf", d / "q4_0.gguf")
     assert later["text"] == live["text"]
@@ -136,7 +136,7 @@ def test_a_saved_reference_scores_without_the_model(models, tmp_path):
     meta, _ = gguf_read.layout(saved)
     assert meta["weightkit.verify.top_k"] == 32 and meta["weightkit.verify.n_ctx"] == CTX
     # reference alone with --save-ref is allowed; a saved one cannot be saved again
-    run([VERIFY, d / "f32.gguf", "--save-ref", tmp_path / "again.gguf", "--ctx", CTX, "-q"],
+    run([VERIFY, d / "f32.gguf", "--save-ref", tmp_path / "again.gguf", "--ctx", CTX, "--chunks", "4", "-q"],
         check=0)
     p = run([VERIFY, saved, d / "q8_0.gguf", "--save-ref", tmp_path / "x.gguf"], check=1)
     assert "needs the reference model" in p.stderr
@@ -144,10 +144,11 @@ def test_a_saved_reference_scores_without_the_model(models, tmp_path):
 
 def test_gates(models):
     _, d = models
-    doc, _ = verify_json(d / "f32.gguf", d / "q8_0.gguf", d / "q4_0.gguf", "--ctx", CTX)
+    doc, _ = verify_json(d / "f32.gguf", d / "q8_0.gguf", d / "q4_0.gguf", "--ctx", CTX, "--chunks", "4")
     q8, q4 = doc["candidates"]
     between = math.sqrt(q8["kld"]["value"] * q4["kld"]["value"])
-    base = [VERIFY, "-q", d / "f32.gguf", d / "q8_0.gguf", d / "q4_0.gguf", "--ctx", CTX]
+    base = [VERIFY, "-q", d / "f32.gguf", d / "q8_0.gguf", d / "q4_0.gguf", "--ctx", CTX,
+            "--chunks", "4"]
     p = run(base + ["--max-kld", f"{between:.8f}"], check=1)
     assert "q4_0.gguf: KLD mean" in p.stderr and "q8_0.gguf" not in p.stderr
     run(base + ["--max-kld", "1"], check=0)
