@@ -1,8 +1,10 @@
-"""bench/engine.sh's two preparations, each a subcommand:
+"""The preparations of bench/engine.sh and bench/prune.sh, each a subcommand:
 
   prompt WK_RUN MODEL.gguf N DIR   writes DIR/prompt.txt, a text that MODEL's tokenizer turns
                                    into exactly N tokens (BOS included), and DIR/ids.json,
                                    those token ids, as `wk-run --tokenize --json` gives them
+  words N DIR                      writes DIR/words.txt, N words of the same stream: at least
+                                   N tokens with any tokenizer (long calibration texts)
   bytes MODEL.gguf                 prints the weight bytes one decoded token reads, then the
                                    bytes of all tensors
 
@@ -101,10 +103,14 @@ def weight_bytes(model):
 def main(argv):
     if len(argv) == 6 and argv[1] == "prompt":
         prompt(argv[2], argv[3], int(argv[4]), pathlib.Path(argv[5]))
+    elif len(argv) == 4 and argv[1] == "words":
+        # at least N tokens with any tokenizer: every word is one or more
+        (pathlib.Path(argv[3]) / "words.txt").write_text(" ".join(words(int(argv[2]))) + "\n")
     elif len(argv) == 3 and argv[1] == "bytes":
         print(*weight_bytes(argv[2]))
     else:
-        sys.exit("usage: engine_prep.py prompt WK_RUN MODEL.gguf N DIR | bytes MODEL.gguf")
+        sys.exit("usage: engine_prep.py prompt WK_RUN MODEL.gguf N DIR | words N DIR | "
+                 "bytes MODEL.gguf")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@
 #   WK_BENCH_RUNS   rounds (default 1: Wanda takes minutes), each magnitude then Wanda
 #   BENCH_THREADS   threads (default 2)
 #   WK_BENCH_CALIB_TOKENS  calibration tokens (default 8192 = 16 x 512)
-# The calibration text is bench/engine_prep.py's word stream cut to exactly 16 x 512 tokens
-# of the model's tokenizer (the model is random, so what the text says does not matter; its
-# length does). Outputs go to a temporary directory beside the input and are deleted.
+# The calibration text is bench/engine_prep.py's word stream, as many words as tokens are
+# asked (each word is at least one token; the model is random, so what the text says does
+# not matter, its length does). Outputs go to a temporary directory beside the input and are deleted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -26,7 +26,7 @@ done
 TMP=$(mktemp -d "$(dirname "$IN")/prune-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-"$PY" bench/engine_prep.py prompt "$BIN/wk-run" "$IN" "$TOKENS" "$TMP"
+"$PY" bench/engine_prep.py words "$TOKENS" "$TMP"
 mag=() wanda=() mag_cpu=() wanda_cpu=() mag_rss=0 wanda_rss=0
 for ((r = 1; r <= RUNS; r++)); do
   read -r w c k < <(OMP_NUM_THREADS=$THREADS bench_run1 "$PRUNE" "$IN" -o "$TMP/mag.gguf" \
@@ -34,7 +34,7 @@ for ((r = 1; r <= RUNS; r++)); do
   mag+=("$w") mag_cpu+=("$c"); [ "$k" -gt "$mag_rss" ] && mag_rss=$k
   rm -f "$TMP/mag.gguf"
   read -r w c k < <(OMP_NUM_THREADS=$THREADS bench_run1 "$PRUNE" "$IN" -o "$TMP/wanda.gguf" \
-    --method wanda --sparsity 0.5 --calib "$TMP/prompt.txt" --calib-tokens "$TOKENS" \
+    --method wanda --sparsity 0.5 --calib "$TMP/words.txt" --calib-tokens "$TOKENS" \
     -t "$THREADS" -q)
   wanda+=("$w") wanda_cpu+=("$c"); [ "$k" -gt "$wanda_rss" ] && wanda_rss=$k
   rm -f "$TMP/wanda.gguf"
