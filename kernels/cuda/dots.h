@@ -482,8 +482,8 @@ WK_HD void wk_cu_rope_cs(const wk_cu_rope *r, int64_t pos, uint32_t i0, double *
 {
     double lo = 0, hi = 0, mscale = r->attn_factor > 0 ? r->attn_factor : 1.0;
     if (r->ext_factor != 0) {
-        lo = fmax(0, floor(wk_cu_corr_dim(r->n_dims, r->n_ctx_orig, r->beta_fast, r->base)));
-        hi = fmin(r->n_dims - 1,
+        lo = fmax(0.0, floor(wk_cu_corr_dim(r->n_dims, r->n_ctx_orig, r->beta_fast, r->base)));
+        hi = fmin((double)(r->n_dims - 1),
                   ceil(wk_cu_corr_dim(r->n_dims, r->n_ctx_orig, r->beta_slow, r->base)));
         mscale *= 1.0 + 0.1 * log(1.0 / r->freq_scale);
     }
@@ -493,7 +493,7 @@ WK_HD void wk_cu_rope_cs(const wk_cu_rope *r, int64_t pos, uint32_t i0, double *
     double t = r->freq_scale * theta;
     if (r->ext_factor != 0) {
         double y = ((double)(i0 / 2) - lo) / fmax(0.001, hi - lo);
-        double mix = (1 - fmin(1, fmax(0, y))) * r->ext_factor;
+        double mix = (1 - fmin(1.0, fmax(0.0, y))) * r->ext_factor;
         t = t * (1 - mix) + theta * mix;
     }
     *c = cos(t) * mscale;
