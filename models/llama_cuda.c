@@ -44,13 +44,16 @@ static size_t align256(size_t n)
     return (n + 255) & ~(size_t)255;
 }
 
-/* Places bytes of src in the arena: counts them, or copies them there. */
+/* Places bytes of src (NULL: an absent optional tensor) in the arena: counts them, or
+ * copies them there. */
 static int place(cu_model *m, const void *src, size_t bytes, const void **dst, wk_err *e)
 {
     size_t at = m->size;
-    m->size += align256(bytes);
     *dst = NULL;
-    if (!m->arena || !src)
+    if (!src)
+        return 0;
+    m->size += align256(bytes);
+    if (!m->arena)
         return 0;
     *dst = m->arena + at;
     return wk_cuda_upload(m->arena + at, src, bytes, e);
