@@ -9,7 +9,8 @@
  * needs no separate pass over its activations. */
 #include "kernels/cuda/internal.cuh"
 
-#define WARPS 8 /* per block */
+#define WARPS 8       /* per block of the chunk kernels */
+#define NORM_WARPS 16 /* per block of RMSNorm: one row per block, so a token's row is fast */
 
 /* The 256 values at base of one row, v[k] = value base + 32k + lane, written as floats to
  * out (when not NULL) and quantized into row o (type at: F32 for none). cols is a multiple of
@@ -104,11 +105,11 @@ extern "C" void wk_cuda_embed(wk_cuda_stream *s, const wk_matrix *embd, const in
 
 /* One block per row: the sum of squares in double (as wk_rmsnorm), then warps take chunks of
  * 256 values: out = x * scale * w, quantized on the way. */
-static __global__ void __launch_bounds__(WARPS * 32)
+static __global__ void __launch_bounds__(NORM_WARPS * 32)
 rmsnorm_kernel(const float *x, const float *w, int64_t cols, float eps, float *out,
                wk_dtype at, wk_acts_out o)
 {
-    __shared__ double part[WARPS];
+    __shared__ double part[NORM_WARPS];
     int t = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const float *xr = x + t * cols;
     double ss = 0;
@@ -119,11 +120,11 @@ rmsnorm_kernel(const float *x, const float *w, int64_t cols, float eps, float *o
         part[warp] = ss;
     __syncthreads();
     ss = 0;
-    for (int k = 0; k < WARPS; k++)
+    for (int k = 0; k < NORM_WARPS; k++)
         ss += part[k];
     float scale = (float)(1.0 / sqrt(ss / (double)cols + eps));
     wk_acts_out r = row_of(o, t);
-    for (int64_t base = 256 * (int64_t)warp; base < cols; base += 256 * WARPS) {
+    for (int64_t base = 256 * (int64_t)warp; base < cols; base += 256 * NORM_WARPS) {
         float v[8];
         for (int k = 0; k < 8; k++) {
             int64_t i = base + 32 * k + lane;
@@ -147,7 +148,7 @@ extern "C" void wk_cuda_rmsnorm(wk_cuda_stream *s, const float *x, const float *
 {
     wk_dtype at;
     wk_acts_out o = layout_or_none(q, n, cols, &at);
-    rmsnorm_kernel<<<n, WARPS * 32, 0, s->s>>>(x, w, cols, eps, out, at, o);
+    rmsnorm_kernel<<<n, NORM_WARPS * 32, 0, s->s>>>(x, w, cols, eps, out, at, o);
     wk_cuda_launched(s);
 }
 

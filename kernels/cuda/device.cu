@@ -164,7 +164,7 @@ int wk_cuda_finish(wk_cuda_stream *s, wk_err *e)
 
 int wk_cuda_capture_begin(wk_cuda_stream *s, wk_err *e)
 {
-    cudaError_t rc = cudaStreamBeginCapture(s->s, cudaStreamCaptureModeThreadLocal);
+    cudaError_t rc = cudaStreamBeginCapture(s->s, cudaStreamCaptureModeRelaxed);
     return rc == cudaSuccess ? 0 : fail_cuda(e, rc, "cannot capture a graph");
 }
 

@@ -120,6 +120,8 @@ matmul_quant_kernel(mm_args p, wk_cu_acts a)
     float acc[NT];
     for (int t = 0; t < NT; t++)
         acc[t] = 0.0f;
+    /* a token's step: a lane's few groups all in flight at once (4096 wide: 4 each) */
+#pragma unroll(NT == 1 ? 4 : 1)
     for (int64_t g = threadIdx.x % 32; g < p.cols / 32; g += 32)
         dot_group<T>(o.w, g, &a, NT, acc);
     store<NT>(p, o, t0, acc);
@@ -157,6 +159,7 @@ matmul_float_kernel(mm_args p, const float *x)
     float acc[NT];
     for (int t = 0; t < NT; t++)
         acc[t] = 0.0f;
+#pragma unroll(NT == 1 ? 4 : 1)
     for (int64_t i = V * (threadIdx.x % 32); i < p.cols; i += 32 * V) {
         float w[V];
         load_weights<T, V>(o.w, i, w);
