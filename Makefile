@@ -8,7 +8,9 @@
 # runtime linked statically (a machine then needs only the NVIDIA driver), into build-cuda/
 # and bin-cuda/. Without nvcc it says so and builds without CUDA. A plain make neither needs
 # nor touches CUDA. CUDA_ARCH: the compute capabilities to compile for (space-separated; 90 is
-# the H100/H200), plus PTX for 8.0 that the driver compiles for any newer card.
+# the H100/H200), plus PTX for 8.0 that the driver compiles for any newer card. make CUDA=emu
+# builds the same tools with kernels/cuda/emulate.c, the CUDA interface run on the host, into
+# build-cuemu/ and bin-cuemu/: no nvcc, no GPU; it tests the backend's host code (cuda-check).
 
 CUDA      ?= 0
 CUDA_HOME ?= /usr/local/cuda
@@ -22,6 +24,12 @@ WITH_CUDA := 1
 BUILD   ?= build-cuda
 BIN     ?= bin-cuda
 endif
+endif
+
+ifeq ($(CUDA),emu)
+WITH_CUDA_EMU := 1
+BUILD   ?= build-cuemu
+BIN     ?= bin-cuemu
 endif
 
 PREFIX  ?= /usr/local
@@ -62,8 +70,13 @@ NVCCFLAGS := -O3 -std=c++17 --fmad=false -I. -DWK_CUDA -Xcompiler -Wall \
 BASE_CFLAGS += -DWK_CUDA
 LDLIBS   += -L$(CUDA_ROOT)/lib64 -L$(CUDA_ROOT)/targets/x86_64-linux/lib -lcudart_static \
             -ldl -lrt -lpthread -lstdc++
+else ifdef WITH_CUDA_EMU
+BASE_CFLAGS += -DWK_CUDA
 else
 LIB_SRC  := $(filter-out %_cuda.c,$(LIB_SRC))
+endif
+ifndef WITH_CUDA_EMU
+LIB_SRC  := $(filter-out kernels/cuda/emulate.c,$(LIB_SRC))
 endif
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)
 LIB      := $(BUILD)/libweightkit.a
@@ -142,17 +155,26 @@ asan-only:
 	ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
 	  $(MAKE) --no-print-directory SAN=1 BUILD=build-asan BIN=bin-asan test-only
 
-# The CUDA build where there is no GPU (part of make test, so it never rots): with nvcc, the
-# whole tree built with CUDA=1 into build-cuda/ bin-cuda/ and the end-to-end tests of its
-# errors without a device; without nvcc, a line saying it was skipped.
+# The CUDA backend where there is no GPU (part of make test, so it never rots). First its host
+# code on the emulated device (make CUDA=emu): the GPU tests against the CPU engine on the
+# small models, and the errors it reports. Then, with nvcc, the whole tree built with CUDA=1
+# into build-cuda/ bin-cuda/ and the end-to-end tests of its errors without a device;
+# without nvcc, a line saying that part was skipped.
 cuda-check:
+	@$(MAKE) --no-print-directory -j$(JOBS) CUDA=emu BUILD=build-cuemu BIN=bin-cuemu all
+	WK_BIN=$(abspath bin-cuemu) WK_GEN=$(abspath build-cuemu/gen) \
+	  WK_GPU_MODELS="stories260k student256" WK_GPU_REPORT=$(abspath build-cuemu/gpu-tests.json) \
+	  $(PYTHON) -m pytest -q tests/gpu/test_gpu.py $(PYTEST_ARGS)
 	@if command -v nvcc >/dev/null 2>&1 || test -x $(CUDA_HOME)/bin/nvcc; then \
 	  $(MAKE) --no-print-directory -j$(JOBS) CUDA=1 BUILD=build-cuda BIN=bin-cuda all && \
 	  WK_BIN=$(abspath $(BIN)) WK_GEN=$(abspath $(BUILD)/gen) WK_CUDA_BIN=$(abspath bin-cuda) \
-	  WK_CUDA_GEN=$(abspath build-cuda/gen) \
+	  WK_CUDA_GEN=$(abspath build-cuda/gen) WK_CUDA_EMU_BIN=$(abspath bin-cuemu) \
 	    $(PYTHON) -m pytest -q tests/e2e/test_cuda.py $(PYTEST_ARGS); \
 	else \
-	  echo "cuda-check: skipped: nvcc not found (not on PATH, not in $(CUDA_HOME)/bin)"; \
+	  echo "cuda-check: the CUDA=1 build skipped: nvcc not found (not on PATH, not in" \
+	       "$(CUDA_HOME)/bin)"; \
+	  WK_BIN=$(abspath $(BIN)) WK_GEN=$(abspath $(BUILD)/gen) WK_CUDA_EMU_BIN=$(abspath bin-cuemu) \
+	    $(PYTHON) -m pytest -q tests/e2e/test_cuda.py $(PYTEST_ARGS); \
 	fi
 
 # On a machine with an NVIDIA GPU: the CUDA build, its tests against the CPU engine and the
@@ -173,7 +195,7 @@ install: all
 	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-asan bin bin-asan build-cuda bin-cuda
+	rm -rf build build-asan bin bin-asan build-cuda bin-cuda build-cuemu bin-cuemu
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

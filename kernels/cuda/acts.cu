@@ -16,7 +16,7 @@
  * out (when not NULL) and quantized into row o (type at: F32 for none). cols is a multiple of
  * 32, and of 256 for Q8_K. */
 static __device__ void put_chunk(const float v[8], int64_t base, int64_t cols, float *out,
-                                 wk_dtype at, const wk_acts_out &o)
+                                 wk_dtype at, const wk_cuda_acts_rows &o)
 {
     int lane = threadIdx.x % 32;
     for (int k = 0; k < 8; k++)
@@ -70,9 +70,9 @@ static __device__ void put_chunk(const float v[8], int64_t base, int64_t cols, f
 }
 
 /* The row pointers of row t of a layout */
-static __device__ wk_acts_out row_of(const wk_acts_out &o, int64_t t)
+static __device__ wk_cuda_acts_rows row_of(const wk_cuda_acts_rows &o, int64_t t)
 {
-    wk_acts_out r = o;
+    wk_cuda_acts_rows r = o;
     r.q += t * o.ldq;
     r.d += t * o.ldd;
     r.s += t * o.lds;
@@ -107,7 +107,7 @@ extern "C" void wk_cuda_embed(wk_cuda_stream *s, const wk_matrix *embd, const in
  * 256 values: out = x * scale * w, quantized on the way. */
 static __global__ void __launch_bounds__(NORM_WARPS * 32)
 rmsnorm_kernel(const float *x, const float *w, int64_t cols, float eps, float *out,
-               wk_dtype at, wk_acts_out o)
+               wk_dtype at, wk_cuda_acts_rows o)
 {
     __shared__ double part[NORM_WARPS];
     int t = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -123,7 +123,7 @@ rmsnorm_kernel(const float *x, const float *w, int64_t cols, float eps, float *o
     for (int k = 0; k < NORM_WARPS; k++)
         ss += part[k];
     float scale = (float)(1.0 / sqrt(ss / (double)cols + eps));
-    wk_acts_out r = row_of(o, t);
+    wk_cuda_acts_rows r = row_of(o, t);
     for (int64_t base = 256 * (int64_t)warp; base < cols; base += 256 * NORM_WARPS) {
         float v[8];
         for (int k = 0; k < 8; k++) {
@@ -134,12 +134,12 @@ rmsnorm_kernel(const float *x, const float *w, int64_t cols, float eps, float *o
     }
 }
 
-static wk_acts_out layout_or_none(const wk_cuda_acts *q, int n, int64_t cols, wk_dtype *at)
+static wk_cuda_acts_rows layout_or_none(const wk_cuda_acts *q, int n, int64_t cols, wk_dtype *at)
 {
-    wk_acts_out o = {};
+    wk_cuda_acts_rows o = {};
     *at = q ? q->type : WK_F32;
     if (q)
-        o = wk_acts_layout(q, wk_cuda_rows(n), cols);
+        o = wk_cuda_acts_layout(q, wk_cuda_rows(n), cols);
     return o;
 }
 
@@ -147,7 +147,7 @@ extern "C" void wk_cuda_rmsnorm(wk_cuda_stream *s, const float *x, const float *
                                 int64_t cols, float eps, float *out, const wk_cuda_acts *q)
 {
     wk_dtype at;
-    wk_acts_out o = layout_or_none(q, n, cols, &at);
+    wk_cuda_acts_rows o = layout_or_none(q, n, cols, &at);
     rmsnorm_kernel<<<n, NORM_WARPS * 32, 0, s->s>>>(x, w, cols, eps, out, at, o);
     wk_cuda_launched(s);
 }
@@ -157,7 +157,7 @@ extern "C" void wk_cuda_rmsnorm(wk_cuda_stream *s, const float *x, const float *
 /* Warp (blockIdx.x * WARPS + warp) takes chunk of 256 of row blockIdx.y: quantizes x, or with
  * up, first x = silu(x) * up (kernels/matmul.h's wk_swiglu, in place). */
 static __global__ void __launch_bounds__(WARPS * 32)
-chunks_kernel(float *x, const float *up, int64_t cols, wk_dtype at, wk_acts_out o)
+chunks_kernel(float *x, const float *up, int64_t cols, wk_dtype at, wk_cuda_acts_rows o)
 {
     int t = blockIdx.y, lane = threadIdx.x % 32;
     int64_t base = 256 * ((int64_t)blockIdx.x * WARPS + threadIdx.x / 32);
@@ -180,7 +180,7 @@ static void chunks(wk_cuda_stream *s, float *x, const float *up, int n, int64_t 
                    const wk_cuda_acts *q)
 {
     wk_dtype at;
-    wk_acts_out o = layout_or_none(q, n, cols, &at);
+    wk_cuda_acts_rows o = layout_or_none(q, n, cols, &at);
     int64_t per_row = (cols + 256 * WARPS - 1) / (256 * WARPS);
     chunks_kernel<<<dim3((unsigned)per_row, (unsigned)n), WARPS * 32, 0, s->s>>>(x, up, cols,
                                                                                  at, o);

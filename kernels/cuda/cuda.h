@@ -1,6 +1,8 @@
 /* The CUDA backend's kernels and device handling, callable from plain C
  * (models/<family>_cuda.c); built only by make CUDA=1 (the .cu files here), except the
- * messages (messages.c), which every build has so tests check them without a GPU.
+ * messages (messages.c) and the types and buffer layouts (layout.c), which every build has
+ * so tests check them without a GPU; make CUDA=emu runs this interface on the host instead
+ * (emulate.c), to test the backend's host code without a GPU.
  *
  * The forward pass's compute blocks, as kernels/matmul.h has them for the CPU: matrix times
  * activations reading the weights' GGUF blocks in place (one warp per weight row; the
@@ -89,8 +91,21 @@ typedef struct wk_cuda_acts {
 
 /* Rows are padded to the products' tile of 8 activation rows: buffers that feed a product
  * (its activations, quantized or float) hold wk_cuda_rows(n) rows. */
+#define WK_CUDA_TILE 8
 int64_t wk_cuda_rows(int64_t n);
 size_t wk_cuda_acts_bytes(int64_t rows, int64_t cols);
+
+/* The arrays of an activation buffer holding rows x cols (writable; wk_cu_acts is the
+ * products' read-only view): the levels, the scales (per 32, or per 256 for Q8_K), Q8_1's
+ * sums per 32, Q8_K's sums per 16, each 256-aligned. */
+typedef struct wk_cuda_acts_rows {
+    int8_t *q;
+    float *d, *s;
+    int16_t *bsum;
+    int64_t ldq, ldd, lds, ldb;
+} wk_cuda_acts_rows;
+
+wk_cuda_acts_rows wk_cuda_acts_layout(const wk_cuda_acts *a, int64_t rows, int64_t cols);
 
 /* x (n, cols): the rows of embd for tokens[0..n) (a device array). */
 void wk_cuda_embed(wk_cuda_stream *s, const wk_matrix *embd, const int32_t *tokens, int n,

@@ -390,6 +390,65 @@ WK_HD void wk_cu_dot_q6_K(const uint8_t *row, int64_t g, const wk_cu_acts *a, in
     }
 }
 
+/* The group's dot for weights of type t chosen at run time (the kernels choose at compile
+ * time; the host emulation and the tests call this). Other types add nothing. */
+WK_HD void wk_cu_dot(wk_dtype t, const uint8_t *row, int64_t g, const wk_cu_acts *a, int nt,
+                     float *acc)
+{
+    switch (t) {
+    case WK_Q4_0: wk_cu_dot_q4_0(row, g, a, nt, acc); break;
+    case WK_Q4_1: wk_cu_dot_q4_1(row, g, a, nt, acc); break;
+    case WK_Q5_0: wk_cu_dot_q5_0(row, g, a, nt, acc); break;
+    case WK_Q5_1: wk_cu_dot_q5_1(row, g, a, nt, acc); break;
+    case WK_Q8_0: wk_cu_dot_q8_0(row, g, a, nt, acc); break;
+    case WK_Q4_K: wk_cu_dot_q4_K(row, g, a, nt, acc); break;
+    case WK_Q5_K: wk_cu_dot_q5_K(row, g, a, nt, acc); break;
+    case WK_Q6_K: wk_cu_dot_q6_K(row, g, a, nt, acc); break;
+    default: break;
+    }
+}
+
+/* One row of cols values quantized as at (WK_Q8_0, WK_Q8_1 or WK_Q8_K) into the device
+ * layout, one group after another: what the kernels do a warp at a time (acts.cu), for the
+ * host emulation and the tests. */
+WK_HD void wk_cu_quantize_row(wk_dtype at, const float *x, int64_t cols, int8_t *q, float *d,
+                              float *s, int16_t *bsum)
+{
+    if (at == WK_Q8_0 || at == WK_Q8_1) {
+        for (int64_t g = 0; g < cols / 32; g++) {
+            const float *v = x + 32 * g;
+            float amax = 0;
+            for (int l = 0; l < 32; l++)
+                amax = fabsf(v[l]) > amax ? fabsf(v[l]) : amax;
+            float dg = amax / 127.0f, inv = wk_cu_q8_inv(dg);
+            int sum = 0;
+            for (int l = 0; l < 32; l++)
+                sum += q[32 * g + l] = (int8_t)wk_cu_q8_level(v[l], inv);
+            d[g] = wk_cu_round_half(dg);
+            if (at == WK_Q8_1)
+                s[g] = wk_cu_round_half((float)sum * dg);
+        }
+        return;
+    }
+    for (int64_t b = 0; b < cols / 256; b++) {
+        const float *v = x + 256 * b;
+        float amax = 0, max = 0;
+        for (int l = 0; l < 256; l++)
+            if (fabsf(v[l]) > amax) {
+                amax = fabsf(v[l]);
+                max = v[l];
+            }
+        float iscale = amax != 0 ? -127.0f / max : 0.0f;
+        for (int k = 0; k < 16; k++) {
+            int sum = 0;
+            for (int l = 16 * k; l < 16 * k + 16; l++)
+                sum += q[256 * b + l] = (int8_t)(amax != 0 ? wk_cu_q8k_level(v[l], iscale) : 0);
+            bsum[16 * b + k] = (int16_t)sum;
+        }
+        d[b] = amax != 0 ? 1.0f / iscale : 0.0f;
+    }
+}
+
 /* ---- one element of a row, as the CPU dequantizers compute it (the embeddings) ---- */
 
 WK_HD float wk_cu_q4_K_value(const uint8_t *b, int i, int five)

@@ -59,38 +59,4 @@ static __device__ __forceinline__ double wk_warp_sum_double(double v)
     return v;
 }
 
-/* The device arrays of an activation buffer holding rows x cols (kernels/cuda/dots.h's
- * layout): levels, then the scales per 32 (or 256), Q8_1's sums per 32, Q8_K's sums per 16,
- * each array 256-aligned. */
-struct wk_acts_out {
-    int8_t *q;
-    float *d, *s;
-    int16_t *bsum;
-    int64_t ldq, ldd, lds, ldb;
-};
-
-static inline size_t wk_align256(size_t n)
-{
-    return (n + 255) & ~(size_t)255;
-}
-
-static inline wk_acts_out wk_acts_layout(const wk_cuda_acts *a, int64_t rows, int64_t cols)
-{
-    wk_acts_out o;
-    uint8_t *p = (uint8_t *)a->buf;
-    int64_t per_d = a->type == WK_Q8_K ? 256 : 32;
-    o.q = (int8_t *)p;
-    p += wk_align256((size_t)(rows * cols));
-    o.d = (float *)p;
-    p += wk_align256((size_t)(rows * cols / 32) * sizeof(float));
-    o.s = (float *)p;
-    p += wk_align256((size_t)(rows * cols / 32) * sizeof(float));
-    o.bsum = (int16_t *)p;
-    o.ldq = cols;
-    o.ldd = cols / per_d;
-    o.lds = cols / 32;
-    o.ldb = cols / 16;
-    return o;
-}
-
 #endif

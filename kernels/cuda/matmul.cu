@@ -13,34 +13,6 @@
 #include "kernels/cuda/internal.cuh"
 
 #define MM_WARPS 4
-#define TILE 8
-
-extern "C" const char wk_cuda_types_list[] =
-    "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K";
-
-extern "C" bool wk_cuda_type_supported(wk_dtype t)
-{
-    switch (t) {
-    case WK_F32: case WK_F16: case WK_BF16: case WK_Q4_0: case WK_Q4_1: case WK_Q5_0:
-    case WK_Q5_1: case WK_Q8_0: case WK_Q4_K: case WK_Q5_K: case WK_Q6_K:
-        return true;
-    default:
-        return false;
-    }
-}
-
-extern "C" int64_t wk_cuda_rows(int64_t n)
-{
-    return (n + TILE - 1) / TILE * TILE;
-}
-
-extern "C" size_t wk_cuda_acts_bytes(int64_t rows, int64_t cols)
-{
-    rows = wk_cuda_rows(rows);
-    return wk_align256((size_t)(rows * cols)) +
-           2 * wk_align256((size_t)(rows * cols / 32) * sizeof(float)) +
-           wk_align256((size_t)(rows * cols / 16) * sizeof(int16_t));
-}
 
 /* What a launch multiplies: matrix m's rows are start[m] .. start[m + 1] of the launch. */
 struct mm_args {
@@ -227,14 +199,14 @@ extern "C" void wk_cuda_matmul(wk_cuda_stream *s, int count, const wk_matrix *w,
     }
     wk_cu_acts a = {};
     if (q) {
-        wk_acts_out o = wk_acts_layout(q, wk_cuda_rows(n), p.cols);
+        wk_cuda_acts_rows o = wk_cuda_acts_layout(q, wk_cuda_rows(n), p.cols);
         a = {o.q, o.d, o.s, o.bsum, o.ldq, o.ldd, o.lds, o.ldb};
     }
-    int nt = n == 1 ? 1 : TILE;
+    int nt = n == 1 ? 1 : WK_CUDA_TILE;
     dim3 grid((unsigned)((p.start[3] + MM_WARPS - 1) / MM_WARPS), (unsigned)((n + nt - 1) / nt));
     if (nt == 1)
         launch<1>(w[0].type, s->s, grid, p, x, a);
     else
-        launch<TILE>(w[0].type, s->s, grid, p, x, a);
+        launch<WK_CUDA_TILE>(w[0].type, s->s, grid, p, x, a);
     wk_cuda_launched(s);
 }

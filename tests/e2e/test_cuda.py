@@ -1,7 +1,9 @@
 """--device cuda where there is no GPU (issue 12): what a plain build says, what a CUDA build
 says without a device (make cuda-check runs these with WK_CUDA_BIN set to its bin-cuda/),
-the usage error for an unknown device, and make CUDA=1 without nvcc. tests/gpu/ holds the
-tests that need a GPU."""
+what the backend says on the host emulation (make CUDA=emu, WK_CUDA_EMU_BIN) when the driver,
+the device or the memory fail it, the usage error for an unknown device, and make CUDA=1
+without nvcc. tests/gpu/ holds the tests of results, which cuda-check also runs on the
+emulation."""
 import os
 import pathlib
 import shutil
@@ -12,6 +14,7 @@ import pytest
 from conftest import GEN, ROOT, run, shared_path, tool
 
 CUDA_BIN = os.environ.get("WK_CUDA_BIN")
+EMU_BIN = os.environ.get("WK_CUDA_EMU_BIN")
 CUDA_GEN = os.environ.get("WK_CUDA_GEN") or (CUDA_BIN and str(
     pathlib.Path(CUDA_BIN).parent / "build-cuda" / "gen"))
 NO_SUPPORT = "this build has no CUDA support (build with make CUDA=1)"
@@ -96,6 +99,61 @@ def test_types_the_backend_cannot_run_are_named(stories, tmp_path):
         f"wk-run: error: {iq4}: tensor 'blk.0.attn_q.weight' has type IQ4_NL, which the CUDA "
         "backend cannot run (it runs F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, "
         "Q5_K, Q6_K)\n")
+
+
+def emu_tool(name):
+    if not EMU_BIN:
+        pytest.skip("WK_CUDA_EMU_BIN is not set: make cuda-check builds bin-cuemu/ and runs these")
+    return str(pathlib.Path(EMU_BIN) / name)
+
+
+@pytest.mark.parametrize("fault,why", [
+    ("no_driver", "no CUDA device: no NVIDIA driver is loaded (the CUDA 13.0 runtime found no "
+                  "libcuda.so.1; install the NVIDIA driver)"),
+    ("old_driver", "the NVIDIA driver is too old for this build's CUDA 13.0 runtime (the driver "
+                   "supports CUDA 12.4; update the driver, or build with a CUDA toolkit no newer "
+                   "than 12.4)"),
+    ("no_device", "no CUDA device: no CUDA-capable device is detected"),
+    ("no_image", "this build has no kernels for CUDA device 0 (host emulation, compute "
+                 "capability 7.5): rebuild with make CUDA=1 CUDA_ARCH=75"),
+])
+def test_each_device_fault_reaches_the_user(stories, fault, why):
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    env["WK_CUDA_EMU_FAULT"] = fault
+    for name, args in (("wk-run", ["-p", "hi"]), ("wk-verify", [stories])):
+        p = subprocess.run([emu_tool(name), stories, *args, "--device", "cuda"],
+                           capture_output=True, text=True, env=env)
+        assert p.returncode == 1 and p.stdout == "", p.stderr
+        assert p.stderr == f"{name}: error: {stories}: {why}\n"
+
+
+def test_memory_the_device_lacks_is_named(stories):
+    # the weights: 1000 bytes free
+    env = dict(os.environ, WK_CUDA_EMU_FREE="1000")
+    p = subprocess.run([emu_tool("wk-run"), stories, "-p", "hi", "--device", "cuda"],
+                       capture_output=True, text=True, env=env)
+    assert p.returncode == 1
+    assert p.stderr == (
+        f"wk-run: error: {stories}: the model's weights needs 0.25 GiB of device memory (with "
+        "0.25 GiB kept for the CUDA runtime), 0.00 GiB free on CUDA device 0 (host emulation "
+        "(make CUDA=emu))\n")
+    # the context: the weights fit in 300 MiB, a million positions (20 MiB each) do not
+    env["WK_CUDA_EMU_FREE"] = str(300 << 20)
+    p = subprocess.run([emu_tool("wk-run"), stories, "-p", "hi", "--device", "cuda", "--ctx",
+                        "1000000"], capture_output=True, text=True, env=env)
+    assert p.returncode == 1
+    assert p.stderr.startswith(
+        f"wk-run: error: a context of 1000000 tokens (1.19 GiB of KV cache) with batches of 512 "
+        "needs 1.") and p.stderr.endswith(
+        "GiB of device memory (with 0.25 GiB kept for the CUDA runtime), 0.29 GiB free on CUDA "
+        "device 0 (host emulation (make CUDA=emu))\n"), p.stderr
+
+
+def test_the_emulated_device_runs_the_model(stories):
+    args = [stories, "-p", "Once upon a time", "-n", "12", "--temp", "0"]
+    p = run([emu_tool("wk-run"), *args, "--device", "cuda"], check=0)
+    assert "; context 512, CUDA device 0: host emulation (make CUDA=emu) (" in p.stderr
+    assert p.stdout == run([tool("wk-run"), *args, "-q"], check=0).stdout
 
 
 def make_dry_run(tmp_path, *args, path=None):

@@ -40,23 +40,6 @@ static const wk_dtype TYPES[] = {WK_Q4_0, WK_Q4_1, WK_Q5_0, WK_Q5_1, WK_Q8_0,
                                  WK_Q4_K, WK_Q5_K, WK_Q6_K};
 #define N_TYPES (sizeof TYPES / sizeof TYPES[0])
 
-typedef void (*dot32_fn)(const uint8_t *, int64_t, const wk_cu_acts *, int, float *);
-
-static dot32_fn dot32_of(wk_dtype t)
-{
-    switch (t) {
-    case WK_Q4_0: return wk_cu_dot_q4_0;
-    case WK_Q4_1: return wk_cu_dot_q4_1;
-    case WK_Q5_0: return wk_cu_dot_q5_0;
-    case WK_Q5_1: return wk_cu_dot_q5_1;
-    case WK_Q8_0: return wk_cu_dot_q8_0;
-    case WK_Q4_K: return wk_cu_dot_q4_K;
-    case WK_Q5_K: return wk_cu_dot_q5_K;
-    case WK_Q6_K: return wk_cu_dot_q6_K;
-    default: return NULL;
-    }
-}
-
 static size_t row_bytes(wk_dtype t, int64_t n)
 {
     return (size_t)(n / wk_type(t)->block_size * wk_type(t)->type_size);
@@ -179,7 +162,7 @@ static void device_dot(wk_dtype t, const uint8_t *w, const wk_cu_acts *a, int nt
     for (int k = 0; k < nt; k++)
         acc[k] = 0;
     for (int64_t g = 0; g < n / 32; g++)
-        dot32_of(t)(w, g, a, nt, acc);
+        wk_cu_dot(t, w, g, a, nt, acc);
 }
 
 static void check_row(wk_dtype t, int64_t n, bool random_bytes)
@@ -278,55 +261,37 @@ Test(cuda_dots, element_decoder_is_the_dequantizer)
         }
 }
 
-/* The device's quantizing steps, run here one group after another, give the CPU quantizers'
- * blocks byte for byte. */
-Test(cuda_dots, activation_quantizing_steps)
+/* The device's quantizing steps (wk_cu_quantize_row: the kernels' steps one group after
+ * another) give the CPU quantizers' blocks, in the device layout, byte for byte. */
+Test(cuda_dots, activation_quantizing_is_the_cpus)
 {
     enum { N = 1024 };
+    const wk_dtype AT[] = {WK_Q8_0, WK_Q8_1, WK_Q8_K};
     float x[N];
     for (int rep = 0; rep < 20; rep++) {
         for (int i = 0; i < N; i++)
             x[i] = (rep % 5 == 0 && i % 7 == 0) ? 0.0f : (float)(rep + 1) * cd_gauss();
         for (int i = 0; rep == 3 && i < 256; i++)
             x[i] = 0; /* an all-zero block */
-        wk_block_q8_0 b0[N / 32];
-        wk_block_q8_1 b1[N / 32];
-        wk_block_q8_K bk[N / 256];
-        wk_type(WK_Q8_0)->from_float(x, b0, N);
-        wk_type(WK_Q8_1)->from_float(x, b1, N);
-        wk_type(WK_Q8_K)->from_float(x, bk, N);
-        for (int g = 0; g < N / 32; g++) {
-            float amax = 0;
-            for (int l = 0; l < 32; l++)
-                amax = fmaxf(amax, fabsf(x[32 * g + l]));
-            float d = amax / 127.0f, inv = wk_cu_q8_inv(d);
-            int sum = 0;
-            for (int l = 0; l < 32; l++) {
-                int q = wk_cu_q8_level(x[32 * g + l], inv);
-                sum += q;
-                cr_assert_eq(q, b0[g].qs[l]);
-                cr_assert_eq(q, b1[g].qs[l]);
-            }
-            float dr = wk_cu_round_half(d), sr = wk_cu_round_half((float)sum * d);
-            cr_assert(dr == wk_f16_to_f32(b0[g].d) && dr == wk_f16_to_f32(b1[g].d));
-            cr_assert(sr == wk_f16_to_f32(b1[g].s));
-        }
-        for (int b = 0; b < N / 256; b++) {
-            const float *v = x + 256 * b;
-            float amax = 0, max = 0;
-            for (int l = 0; l < 256; l++)
-                if (fabsf(v[l]) > amax) {
-                    amax = fabsf(v[l]);
-                    max = v[l];
-                }
-            if (amax == 0) {
-                cr_assert(bk[b].d == 0);
-                continue;
-            }
-            float iscale = -127.0f / max;
-            for (int l = 0; l < 256; l++)
-                cr_assert_eq(wk_cu_q8k_level(v[l], iscale), bk[b].qs[l]);
-            cr_assert(1.0f / iscale == bk[b].d);
+        for (int i = 0; rep == 4 && i < N; i += 3)
+            x[i] = -x[(i + 1) % N]; /* ties in magnitude: the first one counts */
+        for (size_t k = 0; k < sizeof AT / sizeof AT[0]; k++) {
+            uint8_t blocks[N / 32 * 40];
+            wk_type(AT[k])->from_float(x, blocks, N);
+            dev_acts want;
+            to_device_layout(AT[k], blocks, 1, N, &want);
+            int8_t q[N];
+            float d[N / 32] = {0}, s[N / 32] = {0};
+            int16_t bsum[N / 16] = {0};
+            wk_cu_quantize_row(AT[k], x, N, q, d, s, bsum);
+            int nd = AT[k] == WK_Q8_K ? N / 256 : N / 32;
+            cr_assert(memcmp(q, want.q, N) == 0, "%s levels", wk_type(AT[k])->name);
+            cr_assert(memcmp(d, want.d, (size_t)nd * 4) == 0, "%s scales", wk_type(AT[k])->name);
+            if (AT[k] == WK_Q8_1)
+                cr_assert(memcmp(s, want.s, sizeof s) == 0, "Q8_1 sums");
+            if (AT[k] == WK_Q8_K)
+                cr_assert(memcmp(bsum, want.bsum, sizeof bsum) == 0, "Q8_K sums of 16");
+            free_acts(&want);
         }
     }
     for (float v = -300.7f; v < 300.0f; v += 0.25f)
