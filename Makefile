@@ -169,12 +169,12 @@ cuda-check:
 	  $(MAKE) --no-print-directory -j$(JOBS) CUDA=1 BUILD=build-cuda BIN=bin-cuda all && \
 	  WK_BIN=$(abspath $(BIN)) WK_GEN=$(abspath $(BUILD)/gen) WK_CUDA_BIN=$(abspath bin-cuda) \
 	  WK_CUDA_GEN=$(abspath build-cuda/gen) WK_CUDA_EMU_BIN=$(abspath bin-cuemu) \
-	    $(PYTHON) -m pytest -q tests/e2e/test_cuda.py $(PYTEST_ARGS); \
+	    $(PYTHON) -m pytest -q tests/e2e/test_cuda.py tests/e2e/test_bench_gpu.py $(PYTEST_ARGS); \
 	else \
 	  echo "cuda-check: the CUDA=1 build skipped: nvcc not found (not on PATH, not in" \
 	       "$(CUDA_HOME)/bin)"; \
 	  WK_BIN=$(abspath $(BIN)) WK_GEN=$(abspath $(BUILD)/gen) WK_CUDA_EMU_BIN=$(abspath bin-cuemu) \
-	    $(PYTHON) -m pytest -q tests/e2e/test_cuda.py $(PYTEST_ARGS); \
+	    $(PYTHON) -m pytest -q tests/e2e/test_cuda.py tests/e2e/test_bench_gpu.py $(PYTEST_ARGS); \
 	fi
 
 # On a machine with an NVIDIA GPU: the CUDA build, its tests against the CPU engine and the

@@ -9,9 +9,10 @@
 # Usage: bench/gpu.sh [BIN [BUILD]]   (default bin-cuda build-cuda; tests/gpu/run.sh calls it)
 # WK_BENCH_SHAPES (default "tinyllama-1.1b llama2-7b"), WK_BENCH_TYPES (default "F16 Q8_0
 # Q4_K_M"), WK_BENCH_PROMPT (prompt tokens, default 512), WK_BENCH_DECODE (default 256),
-# WK_BENCH_RUNS (runs per file, the best kept; default 2), WK_BENCH_WORK (scratch for the
-# models, removed at the end; the 7B needs about 30 GB). Prints a table and writes
-# bench-out/gpu.json. Nothing here asserts on a speed.
+# WK_BENCH_RUNS (runs per file, the best kept; default 2), WK_BENCH_COPY_SIZE (bytes of the
+# copy measured, default 1G), WK_BENCH_WORK (scratch for the
+# models, removed at the end; the 7B needs about 30 GB). Prints a table and writes gpu.json to
+# WK_GPU_OUT (default build-cuda/gpu). Nothing here asserts on a speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,11 +25,13 @@ for t in "$BIN/wk-run" "$BIN/wk-convert" "$BIN/wk-quantize" "$BUILD/gen/gen-llam
          "$BUILD/gen/cuda-bw"; do
   [ -x "$t" ] || { echo "bench/gpu: $t is not built (run: make CUDA=1)" >&2; exit 1; }
 done
-WORK=${WK_BENCH_WORK:-$(mktemp -d /tmp/wk-gpu-bench-XXXXXX)}
-mkdir -p "$WORK" bench-out
+WORK=${WK_BENCH_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/wk-gpu-bench-XXXXXX")}
+OUT=${WK_GPU_OUT:-build-cuda/gpu}
+mkdir -p "$WORK" "$OUT"
 trap 'rm -rf "$WORK"' EXIT
 
-card=$("$BUILD/gen/cuda-bw" --json) || { echo "bench/gpu: no usable GPU" >&2; exit 1; }
+card=$("$BUILD/gen/cuda-bw" --json --size "${WK_BENCH_COPY_SIZE:-1G}") ||
+  { echo "bench/gpu: no usable GPU" >&2; exit 1; }
 echo "bench/gpu: $card" >&2
 rows=()
 for shape in $SHAPES; do
@@ -63,9 +66,10 @@ for shape in $SHAPES; do
   rm -f "$WORK"/*.gguf
 done
 
-"$PY" - "$card" "$PROMPT" "$DECODE" "${rows[@]}" <<'EOF'
+"$PY" - "$OUT/gpu.json" "$card" "$PROMPT" "$DECODE" "${rows[@]}" <<'EOF'
 import json, sys
-card, prompt, decode = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+out_path = sys.argv[1]
+card, prompt, decode = json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 target = {"tinyllama-1.1b": 30, "llama2-7b": 60}
 out = {"card": card, "prompt_tokens": prompt, "decode_tokens": decode, "rows": []}
 print(f"CUDA: {card['device']} (compute capability {card['compute_capability']}, "
@@ -75,16 +79,17 @@ print(f"CUDA: {card['device']} (compute capability {card['compute_capability']},
 print(f"prefill {prompt} tokens, decode {decode}; decode GB/s = weight bytes per token x tokens/s")
 print(f"  {'shape':16s} {'type':7s} {'GB/token':>8s} {'prefill t/s':>12s} {'decode t/s':>11s} "
       f"{'GB/s':>7s} {'of copy':>8s} {'of peak':>8s}  target")
-for r in sys.argv[4:]:
+for r in sys.argv[5:]:
     shape, ty, per_token, total, p, d = r.split()
     per_token, p, d = int(per_token), float(p), float(d)
     gbs = per_token * d / 1e9
+    share = lambda of: gbs / card[of] if card[of] > 0 else 0.0  # noqa: E731
     row = {"shape": shape, "type": ty, "bytes_per_token": per_token, "prefill_tps": p,
-           "decode_tps": d, "decode_gbs": gbs, "of_copy": gbs / card["copy_gbs"],
-           "of_peak": gbs / card["peak_gbs"]}
+           "decode_tps": d, "decode_gbs": gbs, "of_copy": share("copy_gbs"),
+           "of_peak": share("peak_gbs")}
     out["rows"].append(row)
+    goal = f">= {target[shape]} % of copy" if shape in target else ""
     print(f"  {shape:16s} {ty:7s} {per_token / 1e9:8.2f} {p:12.0f} {d:11.1f} {gbs:7.0f} "
-          f"{100 * row['of_copy']:7.1f}% {100 * row['of_peak']:7.1f}%  >= {target.get(shape, 0)} % "
-          f"of copy")
-open("bench-out/gpu.json", "w").write(json.dumps(out, indent=1))
+          f"{100 * row['of_copy']:7.1f}% {100 * row['of_peak']:7.1f}%  {goal}")
+open(out_path, "w").write(json.dumps(out, indent=1))
 EOF

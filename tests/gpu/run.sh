@@ -5,6 +5,8 @@
 # all). Builds with make CUDA=1 where nvcc is found; without nvcc it uses bin-cuda/ and
 # build-cuda/ as they are (built elsewhere and copied here). Without a usable GPU it says why
 # and exits 0 (nothing to test). Exit 1 when a test failed (the benchmark still runs).
+# Results (gpu-tests.json: every measured difference; gpu.json: the speeds) go to WK_GPU_OUT
+# (default build-cuda/gpu); models to a scratch folder in TMPDIR, removed at the end.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 WHAT=${1:-all}
@@ -26,11 +28,14 @@ fi
 echo "test-gpu: $why"
 
 rc=0
+export WK_GPU_OUT=${WK_GPU_OUT:-build-cuda/gpu}
+mkdir -p "$WK_GPU_OUT"
 if [ "$WHAT" != bench ]; then
-  work=$(mktemp -d /tmp/wk-gpu-tests-XXXXXX)
+  work=$(mktemp -d "${TMPDIR:-/tmp}/wk-gpu-tests-XXXXXX")
   export WK_BIN=$PWD/bin-cuda WK_GEN=$PWD/build-cuda/gen WK_GPU_WORK=$work
+  export WK_GPU_REPORT=$WK_GPU_OUT/gpu-tests.json
   [ -n "${WK_SHARED:-}" ] || { [ -d shared/models ] && export WK_SHARED=$PWD/shared; }
-  rm -f bench-out/gpu-tests.json
+  rm -f "$WK_GPU_REPORT"
   t0=$(date +%s)
   if "$PY" -c "import pytest" 2>/dev/null; then
     "$PY" -m pytest -q -rs tests/gpu/test_gpu.py || rc=1
@@ -39,11 +44,11 @@ if [ "$WHAT" != bench ]; then
     "$PY" tests/gpu/test_gpu.py || rc=1
   fi
   rm -rf "$work"
-  echo "test-gpu: tests took $(( $(date +%s) - t0 )) s; measured differences in bench-out/gpu-tests.json"
+  echo "test-gpu: tests took $(( $(date +%s) - t0 )) s; measured differences in $WK_GPU_REPORT"
 fi
 if [ "$WHAT" != tests ]; then
   t0=$(date +%s)
   bench/gpu.sh bin-cuda build-cuda || rc=1
-  echo "test-gpu: benchmark took $(( $(date +%s) - t0 )) s; figures in bench-out/gpu.json"
+  echo "test-gpu: benchmark took $(( $(date +%s) - t0 )) s; figures in $WK_GPU_OUT/gpu.json"
 fi
 exit $rc

@@ -14,7 +14,7 @@ saying why.
 - A context that cannot fit says how much it needs and how much is free.
 
 Runs with pytest, or without it as `python3 tests/gpu/test_gpu.py`; needs no NumPy. Every
-measured difference is also written to WK_GPU_REPORT (default bench-out/gpu-tests.json)."""
+measured difference is also written to WK_GPU_REPORT (default build-cuda/gpu/gpu-tests.json)."""
 import array
 import ast
 import json
@@ -34,7 +34,8 @@ except ImportError:  # the plain runner at the end
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("WK_BIN", ROOT / "bin-cuda"))
 GEN = pathlib.Path(os.environ.get("WK_GEN", ROOT / "build-cuda" / "gen"))
-REPORT = pathlib.Path(os.environ.get("WK_GPU_REPORT", ROOT / "bench-out" / "gpu-tests.json"))
+REPORT = pathlib.Path(os.environ.get("WK_GPU_REPORT",
+                                      ROOT / "build-cuda" / "gpu" / "gpu-tests.json"))
 THREADS = str(os.cpu_count() or 1)
 PROMPT = "Once upon a time there was a little girl who"
 N_PREDICT = 24
@@ -80,7 +81,7 @@ def parametrize(name, values):
 
 def run(args, check=None, env=None):
     p = subprocess.run([str(a) for a in args], capture_output=True, text=True,
-                       env=dict(os.environ, **(env or {})))
+                       env=dict(os.environ, **(env or {})), timeout=600)
     if check is not None:
         assert p.returncode == check, (
             f"{args} exited {p.returncode}, expected {check}\n{p.stdout}\n{p.stderr}")
