@@ -12,9 +12,12 @@ saying why.
 - wk-verify of Q4_K_M against its F16 on the GPU gives the CPU's PPL and KLD within 1e-3
   relative where the CPU itself holds that (VERIFY_TOL below says where it does not).
 - A context that cannot fit says how much it needs and how much is free.
+- compute-sanitizer (when the toolkit has it) finds no memory error and no shared-memory race
+  in a prompt and a few decoding steps of the float, legacy and k-quant kernels.
 
-Runs with pytest, or without it as `python3 tests/gpu/test_gpu.py`; needs no NumPy. Every
-measured difference is also written to WK_GPU_REPORT (default build-cuda/gpu/gpu-tests.json)."""
+Runs with pytest, or without it as `python3 tests/gpu/test_gpu.py`; needs no NumPy (uses it
+when it is there, for speed). Every measured difference is also written to WK_GPU_REPORT
+(default build-cuda/gpu/gpu-tests.json)."""
 import array
 import ast
 import json
@@ -30,6 +33,10 @@ try:
     import pytest
 except ImportError:  # the plain runner at the end
     pytest = None
+try:
+    import numpy as np
+except ImportError:  # the comparisons then run in plain Python, slower
+    np = None
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("WK_BIN", ROOT / "bin-cuda"))
@@ -185,7 +192,15 @@ def argmax(a, r, cols):
 
 
 def row_stats(ra, rb):
-    """|a - b| summed and at most, |a| summed and at most, KL(softmax(a) || softmax(b))."""
+    """|a - b| summed and at most, |a| summed and at most, KL(softmax(a) || softmax(b)); in
+    float64 either way (NumPy, when there is one, only makes it fast)."""
+    if np is not None:
+        a, b = np.asarray(ra, np.float64), np.asarray(rb, np.float64)
+        dev, la, lb = np.abs(a - b), a - a.max(), b - b.max()
+        la, lb = la - np.log(np.exp(la).sum()), lb - np.log(np.exp(lb).sum())
+        kld = float((np.exp(la) * (la - lb)).sum())
+        return float(dev.sum()), float(dev.max()), float(np.abs(a).sum()), \
+            float(np.abs(a).max()), kld
     dev = [abs(x - y) for x, y in zip(ra, rb)]
     ma, mb = max(ra), max(rb)
     la = math.log(sum(math.exp(x - ma) for x in ra)) + ma
@@ -253,6 +268,32 @@ def test_batches_and_the_graph_change_no_bit(case):
                        ((), {"WK_CUDA_GRAPH": "0"}), ((["-b", "1"]), {"WK_CUDA_GRAPH": "0"})):
         _, got = logits(gguf, "cuda", work() / "b1.npy", extra, env)
         assert got[2].tobytes() == want[2].tobytes(), f"{case}: {extra} {env}"
+
+
+def sanitizer():
+    home = os.environ.get("CUDA_HOME", "/usr/local/cuda")
+    found = shutil.which("compute-sanitizer") or f"{home}/bin/compute-sanitizer"
+    return found if os.access(found, os.X_OK) else None
+
+
+@parametrize("case", [c for c in (("stories260k", "F16"), ("student256", "Q4_K_M"),
+                                   ("student256", "Q5_1"), ("student256", "BF16"))
+                      if c[0] in MODELS])
+def test_no_memory_errors_or_races_under_compute_sanitizer(case):
+    need_gpu()
+    if DEVICE == "cpu" or "host emulation" in _gpu["line"]:
+        skip("compute-sanitizer checks CUDA kernels: needs a GPU")
+    tool = sanitizer()
+    if not tool:
+        skip("compute-sanitizer not found (PATH, CUDA_HOME/bin)")
+    gguf = model(*case)
+    # -b 5: a batch of 5 of a tile of 8 tokens, then one-token steps through the graph. The
+    # kernels that share memory (RMSNorm, RoPE, attention) are the same for every type:
+    # racecheck, which is slow, runs once.
+    for check in ("memcheck", "racecheck") if case == ("student256", "Q4_K_M") else ("memcheck",):
+        p = run([tool, "--tool", check, "--error-exitcode", "9", BIN / "wk-run", gguf, "-p",
+                 PROMPT, "-n", "3", "--temp", "0", "-q", "-b", "5", "--device", "cuda"])
+        assert p.returncode == 0, f"{case} {check}:\n{p.stdout[-4000:]}\n{p.stderr[-2000:]}"
 
 
 def verify(ref, cand, device):
