@@ -173,7 +173,7 @@ def test_make_cuda_without_nvcc_builds_without_cuda(tmp_path):
     assert "engine/model.c" in p.stdout and "kernels/cuda/messages.c" in p.stdout
     for out in (p.stdout, make_dry_run(tmp_path).stdout):
         assert ".cu -o" not in out and "-gencode" not in out and "cudart" not in out
-        assert "WK_CUDA" not in out and "llama_cuda" not in out
+        assert "WK_CUDA" not in out and "llama_cuda" not in out and "emulate" not in out
 
 
 def test_make_cuda_with_nvcc_compiles_the_kernels(tmp_path):
