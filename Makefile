@@ -2,6 +2,35 @@
 # .c file in them and in their subfolders) and one small binary per tool in tools/. Files under
 # kernels/avx2/ get AVX2/FMA/F16C flags; all other code targets baseline x86-64 and reaches the
 # fast kernels through the CPU traits chosen at start-up (kernels/traits.h).
+#
+# make CUDA=1 adds the CUDA backend (docs/cuda.md): kernels/cuda/*.cu compiled by nvcc (from
+# PATH, else $(CUDA_HOME)/bin) into the library with every *_cuda.c, WK_CUDA defined, the CUDA
+# runtime linked statically (a machine then needs only the NVIDIA driver), into build-cuda/
+# and bin-cuda/. Without nvcc it says so and builds without CUDA. A plain make neither needs
+# nor touches CUDA. CUDA_ARCH: the compute capabilities to compile for (space-separated; 90 is
+# the H100/H200), plus PTX for 8.0 that the driver compiles for any newer card. make CUDA=emu
+# builds the same tools with kernels/cuda/emulate.c, the CUDA interface run on the host, into
+# build-cuemu/ and bin-cuemu/: no nvcc, no GPU; it tests the backend's host code (cuda-check).
+
+CUDA      ?= 0
+CUDA_HOME ?= /usr/local/cuda
+CUDA_ARCH ?= 90
+ifeq ($(CUDA),1)
+NVCC := $(shell command -v nvcc 2>/dev/null || { test -x $(CUDA_HOME)/bin/nvcc && echo $(CUDA_HOME)/bin/nvcc; })
+ifeq ($(NVCC),)
+$(info nvcc not found (not on PATH, not in CUDA_HOME=$(CUDA_HOME)/bin): building without CUDA)
+else
+WITH_CUDA := 1
+BUILD   ?= build-cuda
+BIN     ?= bin-cuda
+endif
+endif
+
+ifeq ($(CUDA),emu)
+WITH_CUDA_EMU := 1
+BUILD   ?= build-cuemu
+BIN     ?= bin-cuemu
+endif
 
 PREFIX  ?= /usr/local
 BUILD   ?= build
@@ -30,7 +59,26 @@ endif
 
 LIB_DIRS := common quant kernels formats models engine verify
 LIB_SRC  := $(sort $(shell find $(LIB_DIRS) -name '*.c'))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+ifdef WITH_CUDA
+CUDA_ROOT := $(abspath $(dir $(realpath $(NVCC)))..)
+CU_SRC   := $(sort $(wildcard kernels/cuda/*.cu))
+# --fmad=false: no multiply-add is fused, so the device rounds as the CPU code (built with
+# -ffp-contract=off) that it is held to.
+NVCCFLAGS := -O3 -std=c++17 --fmad=false -I. -DWK_CUDA -Xcompiler -Wall \
+             $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
+             -gencode arch=compute_80,code=compute_80
+BASE_CFLAGS += -DWK_CUDA
+LDLIBS   += -L$(CUDA_ROOT)/lib64 -L$(CUDA_ROOT)/targets/x86_64-linux/lib -lcudart_static \
+            -ldl -lrt -lpthread -lstdc++
+else ifdef WITH_CUDA_EMU
+BASE_CFLAGS += -DWK_CUDA
+else
+LIB_SRC  := $(filter-out %_cuda.c,$(LIB_SRC))
+endif
+ifndef WITH_CUDA_EMU
+LIB_SRC  := $(filter-out kernels/cuda/emulate.c,$(LIB_SRC))
+endif
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)
 LIB      := $(BUILD)/libweightkit.a
 
 TOOL_SRC := $(sort $(wildcard tools/wk-*.c))
@@ -46,7 +94,8 @@ UNIT_BIN := $(BUILD)/tests/unit-tests
 # deletes them as intermediates and the next `make` rebuilds and relinks.
 .SECONDARY: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(HELPER_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test test-only unit e2e demo bench install clean asan asan-only
+.PHONY: all deps test test-only unit e2e demo bench install clean asan asan-only cuda-check \
+        test-gpu
 all: $(LIB) $(TOOLS) $(HELPERS)
 
 $(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c
@@ -56,6 +105,10 @@ $(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -82,6 +135,7 @@ test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory test-only
 	@$(MAKE) --no-print-directory asan-only
+	@$(MAKE) --no-print-directory cuda-check
 
 test-only: unit e2e
 
@@ -102,6 +156,33 @@ asan-only:
 	ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
 	  $(MAKE) --no-print-directory SAN=1 BUILD=build-asan BIN=bin-asan test-only PYTEST_ARGS='-m "not slow"'
 
+# The CUDA backend where there is no GPU (part of make test, so it never rots). First its host
+# code on the emulated device (make CUDA=emu): the GPU tests against the CPU engine on the
+# small models, and the errors it reports. Then, with nvcc, the whole tree built with CUDA=1
+# into build-cuda/ bin-cuda/ and the end-to-end tests of its errors without a device;
+# without nvcc, a line saying that part was skipped.
+cuda-check:
+	@$(MAKE) --no-print-directory -j$(JOBS) CUDA=emu BUILD=build-cuemu BIN=bin-cuemu all
+	WK_BIN=$(abspath bin-cuemu) WK_GEN=$(abspath build-cuemu/gen) \
+	  WK_GPU_MODELS="stories260k student256" WK_GPU_REPORT=$(abspath build-cuemu/gpu-tests.json) \
+	  $(PYTHON) -m pytest -q tests/gpu/test_gpu.py $(PYTEST_ARGS)
+	@if command -v nvcc >/dev/null 2>&1 || test -x $(CUDA_HOME)/bin/nvcc; then \
+	  $(MAKE) --no-print-directory -j$(JOBS) CUDA=1 BUILD=build-cuda BIN=bin-cuda all && \
+	  WK_BIN=$(abspath $(BIN)) WK_GEN=$(abspath $(BUILD)/gen) WK_CUDA_BIN=$(abspath bin-cuda) \
+	  WK_CUDA_GEN=$(abspath build-cuda/gen) WK_CUDA_EMU_BIN=$(abspath bin-cuemu) \
+	    $(PYTHON) -m pytest -q tests/e2e/test_cuda.py tests/e2e/test_bench_gpu.py $(PYTEST_ARGS); \
+	else \
+	  echo "cuda-check: the CUDA=1 build skipped: nvcc not found (not on PATH, not in" \
+	       "$(CUDA_HOME)/bin)"; \
+	  WK_BIN=$(abspath $(BIN)) WK_GEN=$(abspath $(BUILD)/gen) WK_CUDA_EMU_BIN=$(abspath bin-cuemu) \
+	    $(PYTHON) -m pytest -q tests/e2e/test_cuda.py tests/e2e/test_bench_gpu.py $(PYTEST_ARGS); \
+	fi
+
+# On a machine with an NVIDIA GPU: the CUDA build, its tests against the CPU engine and the
+# benchmark (tests/gpu/run.sh; docs/cuda.md).
+test-gpu:
+	@tests/gpu/run.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@scripts/demo.sh $(BIN) $(BUILD)
@@ -115,7 +196,7 @@ install: all
 	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-asan bin bin-asan
+	rm -rf build build-asan bin bin-asan build-cuda bin-cuda build-cuemu bin-cuemu
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

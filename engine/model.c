@@ -1,15 +1,51 @@
 /* Models and sessions (see model.h). */
 #include "engine/model.h"
 
+#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/fileio.h"
 #include "formats/gguf/gguf.h"
 
+static const char *const DEVICE_NAMES[] = {[WK_DEVICE_CPU] = "cpu", [WK_DEVICE_CUDA] = "cuda"};
+
+int wk_device_from_name(const char *name, wk_device *out)
+{
+    for (int d = 0; d < (int)(sizeof DEVICE_NAMES / sizeof DEVICE_NAMES[0]); d++)
+        if (strcasecmp(name, DEVICE_NAMES[d]) == 0) {
+            *out = (wk_device)d;
+            return 0;
+        }
+    return -1;
+}
+
+const char *wk_device_name(wk_device d)
+{
+    return DEVICE_NAMES[d];
+}
+
+int wk_device_option(void *target, const char *value, wk_err *e)
+{
+    if (wk_device_from_name(value, target) != 0)
+        return wk_fail(e, "unknown --device '%s' (cpu, cuda)", value);
+    return 0;
+}
+
 int wk_model_open(const char *path, wk_model **out, wk_err *e)
 {
+    return wk_model_open_on(path, WK_DEVICE_CPU, out, e);
+}
+
+int wk_model_open_on(const char *path, wk_device device, wk_model **out, wk_err *e)
+{
     *out = NULL;
+#ifndef WK_CUDA
+    if (device == WK_DEVICE_CUDA)
+        return wk_fail(e, "this build has no CUDA support (build with make CUDA=1)");
+#endif
     wk_model *m = calloc(1, sizeof *m);
     if (!m || !(m->path = strdup(path))) {
         free(m);
@@ -29,8 +65,18 @@ int wk_model_open(const char *path, wk_model **out, wk_err *e)
         rc = m->arch->load(m->src, &m->impl, &m->info, e);
     if (rc == 0 && wk_vocab_load(m->src->gguf, &m->vocab, &m->vocab_error) != 0)
         m->vocab = NULL;
-    /* every weight is read for every token: fault the tensor data in at once */
-    for (size_t i = 0; rc == 0 && i < m->src->n_files; i++) {
+    m->device = device;
+    if (rc == 0 && device == WK_DEVICE_CUDA) {
+        m->backend = m->arch->cuda;
+        rc = m->backend ? m->backend->load(m->impl, &m->dev, e)
+                        : wk_fail(e, "architecture '%s' has no CUDA forward pass in weightkit "
+                                     "(run it with --device cpu)", m->arch->name);
+        if (rc != 0)
+            wk_fail_prefix(e, "%s", path);
+    }
+    /* every weight is read for every token: fault the tensor data in at once (a device
+     * backend has read them all for its upload) */
+    for (size_t i = 0; rc == 0 && device == WK_DEVICE_CPU && i < m->src->n_files; i++) {
         const wk_gguf *g = wk_gguf_source_file(m->src, i);
         wk_map_prefault(g->data + g->data_offset, g->size - g->data_offset);
     }
@@ -47,12 +93,22 @@ void wk_model_close(wk_model *m)
 {
     if (!m)
         return;
+    if (m->dev)
+        m->backend->unload(m->dev);
     if (m->impl)
         m->arch->unload(m->impl);
     wk_vocab_free(m->vocab);
     wk_source_close(m->src);
     free(m->path);
     free(m);
+}
+
+void wk_model_describe_device(const wk_model *m, char *buf, size_t len)
+{
+    if (m->backend)
+        m->backend->describe(m->dev, buf, len);
+    else
+        snprintf(buf, len, "CPU, %d threads", omp_get_max_threads());
 }
 
 const wk_vocab *wk_model_vocab(const wk_model *m, wk_err *e)
@@ -74,7 +130,9 @@ int wk_session_new(const wk_model *m, uint32_t n_ctx, uint32_t n_batch, wk_sessi
     s->n_batch = n_batch ? n_batch : 512;
     if (s->n_batch > s->n_ctx)
         s->n_batch = s->n_ctx;
-    if (m->arch->state_new(m->impl, s->n_ctx, s->n_batch, &s->state, e) != 0) {
+    int rc = m->backend ? m->backend->state_new(m->dev, s->n_ctx, s->n_batch, &s->state, e)
+                        : m->arch->state_new(m->impl, s->n_ctx, s->n_batch, &s->state, e);
+    if (rc != 0) {
         wk_session_free(s);
         return -1;
     }
@@ -86,7 +144,10 @@ void wk_session_free(wk_session *s)
 {
     if (!s)
         return;
-    s->model->arch->state_free(s->state);
+    if (s->model->backend)
+        s->model->backend->state_free(s->state);
+    else
+        s->model->arch->state_free(s->state);
     free(s);
 }
 
@@ -110,12 +171,16 @@ int wk_session_eval(wk_session *s, const int32_t *tokens, int n, float *logits, 
                            m->info.n_vocab);
     for (int done = 0; done < n;) {
         int k = n - done < (int)s->n_batch ? n - done : (int)s->n_batch;
-        bool last = done + k == n;
+        /* only the cache matters before the last batch, unless every row is asked for: the
+         * logits of the last batch are kept */
         float *out = all ? logits + (size_t)done * m->info.n_vocab : logits;
-        if (all || last)
+        if (m->backend) {
+            if (m->backend->forward(m->dev, s->state, tokens + done, k, (int)s->pos, out, all,
+                                    e) != 0)
+                return -1;
+        } else {
             m->arch->forward(m->impl, s->state, tokens + done, k, (int)s->pos, out, all);
-        else /* only the cache matters for these: the logits of the last batch are kept */
-            m->arch->forward(m->impl, s->state, tokens + done, k, (int)s->pos, logits, false);
+        }
         s->pos += (uint32_t)k;
         done += k;
     }

@@ -15,6 +15,7 @@
 #define WK_MODELS_ARCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -37,6 +38,28 @@ typedef struct wk_model_shape {
 /* What a layer's matrix is about to multiply: n rows of cols activations (wk_arch.layer). */
 typedef void (*wk_capture_fn)(void *ctx, uint32_t layer, wk_role role, const float *x, int n,
                               int64_t cols);
+
+/* A family's forward pass on an accelerator (models/<family>_cuda.c), beside the CPU hooks
+ * of wk_arch: the same sessions and the same results (within float rounding), with the
+ * weights and the KV cache in device memory. */
+typedef struct wk_arch_device {
+    /* Uploads the weights of model (the family's CPU model, loaded by wk_arch.load, which
+     * stays loaded) to the device; *dev is the backend's model. Errors name a missing or too
+     * old driver, a missing device, a weight type the backend cannot run, and a model larger
+     * than the device's free memory (with both sizes). */
+    int (*load)(const void *model, void **dev, wk_err *e);
+    void (*unload)(void *dev);
+    /* "CUDA device 0: NVIDIA H200, 139.8 GiB" */
+    void (*describe)(const void *dev, char *buf, size_t len);
+    /* As wk_arch's, in device memory; fails when the cache does not fit. */
+    int (*state_new)(const void *dev, uint32_t n_ctx, uint32_t n_batch, void **state,
+                     wk_err *e);
+    void (*state_free)(void *state);
+    /* As wk_arch's forward (the logits land in host memory), but a device can fail at run
+     * time: -1 with the device's error in e. */
+    int (*forward)(const void *dev, void *state, const int32_t *tokens, int n, int pos,
+                   float *logits, bool all, wk_err *e);
+} wk_arch_device;
 
 typedef struct wk_arch {
     const char *name;              /* GGUF general.architecture */
@@ -76,6 +99,9 @@ typedef struct wk_arch {
                   wk_capture_fn capture, void *ctx);
     int (*set_weight)(void *model, uint32_t l, wk_role role, const void *data, wk_dtype type,
                       wk_err *e);
+
+    /* The forward pass on an NVIDIA GPU; NULL in a build without CUDA (make CUDA=1). */
+    const wk_arch_device *cuda;
 } wk_arch;
 
 /* The registered families, NULL-terminated. */

@@ -230,4 +230,7 @@ const wk_arch wk_arch_llama = {
     .embed = wk_llama_embed,
     .layer = wk_llama_layer,
     .set_weight = wk_llama_set_weight,
+#ifdef WK_CUDA
+    .cuda = &wk_llama_cuda,
+#endif
 };

@@ -38,4 +38,9 @@ void wk_llama_layer(const void *model, void *state, uint32_t l, float *x, int n,
 int wk_llama_set_weight(void *model, uint32_t l, wk_role role, const void *data, wk_dtype type,
                         wk_err *e);
 
+#ifdef WK_CUDA
+/* The forward pass on an NVIDIA GPU (models/llama_cuda.c, built by make CUDA=1). */
+extern const wk_arch_device wk_llama_cuda;
+#endif
+
 #endif

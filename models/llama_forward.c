@@ -21,25 +21,9 @@
 #include "kernels/rope.h"
 #include "kernels/traits.h"
 #include "models/llama.h"
+#include "models/llama_model.h"
 
-/* ---- the three structs ---- */
-
-typedef struct llama_layer {
-    const float *attn_norm, *ffn_norm;     /* (dim) */
-    wk_matrix wq, wk, wv, wo;              /* (n_head * hd, dim), (kv_dim, dim) x 2, (dim, n_head * hd) */
-    const float *bq, *bk, *bv, *bo;        /* optional biases */
-    wk_matrix w_gate, w_up, w_down;        /* (ff, dim) x 2, (dim, ff) */
-} llama_layer;
-
-typedef struct llama_model {
-    wk_llama_hparams hp;
-    wk_rope rope;
-    wk_matrix token_embd, output;          /* (vocab, dim); output is token_embd when tied */
-    const float *output_norm;
-    llama_layer *layers;
-    wk_view *views;                        /* the tensors' bytes, released at unload */
-    size_t n_views;
-} llama_model;
+/* ---- the state (the model and its layers: models/llama_model.h) ---- */
 
 typedef struct llama_state {
     uint32_t n_ctx, n_batch;

@@ -43,6 +43,7 @@ typedef struct run_opts {
     double temp, top_p;
     bool ignore_eos, quiet;
     unsigned tok_flags;
+    wk_device device;
 } run_opts;
 
 static int print_text(const char *text, size_t len, void *ctx)
@@ -70,7 +71,7 @@ static int generate(const wk_tool *tool, const char *path, const run_opts *o, ch
     wk_tokens ids = {0};
     const wk_vocab *v;
     int rc = WK_EXIT_BAD_INPUT;
-    if (wk_model_open(path, &m, &e) != 0 || !(v = wk_model_vocab(m, &e)) ||
+    if (wk_model_open_on(path, o->device, &m, &e) != 0 || !(v = wk_model_vocab(m, &e)) ||
         wk_tokenize(v, text, strlen(text), o->tok_flags, &ids, &e) != 0)
         goto fail;
     uint32_t n_ctx = o->ctx ? (uint32_t)o->ctx : m->info.n_ctx_train;
@@ -90,11 +91,13 @@ static int generate(const wk_tool *tool, const char *path, const run_opts *o, ch
     };
     uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : (uint64_t)time(NULL);
     wk_sampler_seed(&g.sampler, seed);
+    char where[400];
+    wk_model_describe_device(m, where, sizeof where);
     if (!o->quiet)
         fprintf(stderr, "wk-run: %s: %s, %u layers, %u wide, vocabulary %u; context %u, "
-                        "%d threads, seed %llu\n",
+                        "%s, seed %llu\n",
                 path, m->arch->name, m->info.n_layer, m->info.n_embd, m->info.n_vocab, n_ctx,
-                omp_get_max_threads(), (unsigned long long)seed);
+                where, (unsigned long long)seed);
     wk_gen_stats st;
     if (wk_generate(s, v, ids.ids, (int)ids.n, &g, print_text, NULL, &st, &e) != 0)
         goto fail;
@@ -147,6 +150,10 @@ int main(int argc, char **argv)
         WK_OPT_LONG("seed", 's', "S", &o.seed, -1, 0x7fffffffffffffffL,
                     "the sampler's seed (default -1: from the clock; printed)"),
         WK_OPT_LONG("threads", 't', "N", &o.threads, 1, 1024, "threads (default: all cores)"),
+        WK_OPT_CALL("device", 0, "DEV", wk_device_option, &o.device,
+                    "where the model runs: cpu (default) or cuda (the first NVIDIA GPU; "
+                    "CUDA_VISIBLE_DEVICES picks another; needs a build made with make "
+                    "CUDA=1)"),
         WK_OPT_LONG("ctx", 'c', "N", &o.ctx, 1, 1L << 24,
                     "context length in tokens (default: the model's training context)"),
         WK_OPT_LONG("batch", 'b', "N", &o.batch, 1, 1L << 16,

@@ -22,6 +22,7 @@ typedef struct opts {
     long ctx, chunks, threads, n_predict;
     bool json, quiet;
     double max_kld, min_top1, max_ppl_ratio, golden_min; /* < 0: no gate */
+    wk_device device;
 } opts;
 
 static void progress(void *ctx, const wk_compare_progress *p)
@@ -109,10 +110,10 @@ static int verify(const wk_tool *tool, const opts *o, char **args, int n_args)
         goto fail;
     }
     if (is_saved ? wk_ref_store_load(args[0], &saved, &e) != 0
-                 : wk_verify_input_open(args[0], &ref, &e) != 0)
+                 : wk_verify_input_open_on(args[0], o->device, &ref, &e) != 0)
         goto fail;
     for (n = 0; n < n_args - 1; n++)
-        if (wk_verify_input_open(args[n + 1], &cands[n], &e) != 0)
+        if (wk_verify_input_open_on(args[n + 1], o->device, &cands[n], &e) != 0)
             goto fail;
     if (o->text_file) {
         if (wk_read_small_file(o->text_file, (size_t)1 << 30, &text, &len, &e) != 0)
@@ -171,7 +172,7 @@ static int record(const wk_tool *tool, const opts *o, const char *path)
     if (wk_golden_load_prompts(o->prompts, &g, &e) != 0)
         return wk_cli_error(tool, &e);
     int rc = WK_EXIT_OK;
-    if (wk_verify_input_open(path, &ref, &e) != 0 ||
+    if (wk_verify_input_open_on(path, o->device, &ref, &e) != 0 ||
         wk_golden_record(ref.model, (uint32_t)o->ctx, (int)n_predict, &g, &e) != 0 ||
         wk_golden_save(&g, o->record, &e) != 0) {
         rc = wk_cli_error(tool, &e);
@@ -308,7 +309,8 @@ static int golden(const wk_tool *tool, const opts *o, char **args, int n_args)
         goto fail;
     }
     for (n = 0; n < n_args; n++)
-        if (wk_verify_input_open(args[n], &m[n], &e) != 0 || !wk_model_vocab(m[n].model, &e) ||
+        if (wk_verify_input_open_on(args[n], o->device, &m[n], &e) != 0 ||
+            !wk_model_vocab(m[n].model, &e) ||
             wk_golden_check(&g, m[n].model, (uint32_t)o->ctx, r + (size_t)n * g.n, &e) != 0) {
             n++;
             goto fail;
@@ -395,6 +397,9 @@ int main(int argc, char **argv)
         WK_OPT_LONG("chunks", 0, "K", &o.chunks, 1, 1L << 30,
                     "score only the first K chunks (default: all)"),
         WK_OPT_LONG("threads", 't', "N", &o.threads, 1, 1024, "threads (default: all cores)"),
+        WK_OPT_CALL("device", 0, "DEV", wk_device_option, &o.device,
+                    "where the models run: cpu (default) or cuda (the first NVIDIA GPU, "
+                    "every model on it; needs a build made with make CUDA=1)"),
         WK_OPT_STRING("save-ref", 0, "FILE", &o.save_ref,
                       "also save the reference's figures to FILE; give FILE as REFERENCE "
                       "later to score candidates without the reference model"),

@@ -196,6 +196,19 @@ def test_tied_and_overrides(tmp_path):
     assert sp.vocab_size() == 300
 
 
+def test_the_7b_preset_is_llama2_7b_shaped(tmp_path):
+    # the whole 7B is 13 GB: here its context length (not overridden) and, in the model line
+    # of --help, its shape
+    run([GEN_LLAMA, "--preset", "llama2-7b", "--layers", "1", "--hidden", "64", "--ffn", "128",
+         "--heads", "4", "--kv-heads", "4", "--vocab", "300", "-o", tmp_path / "m"], check=0)
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["max_position_embeddings"] == 4096 and cfg["hidden_size"] == 64
+    assert "llama2-7b (4096 hidden, 32 layers, 11008 ffn, 32 heads)" in \
+        run([GEN_LLAMA, "--help"], check=0).stdout
+    p = run([GEN_LLAMA, "--preset", "huge", "-o", tmp_path / "x"], check=2)
+    assert "(tiny, tinyllama-1.1b, llama2-7b)" in p.stderr
+
+
 @pytest.mark.parametrize("args,message", [
     (["--heads", "7"], "--heads"),
     (["--kv-heads", "3"], "--kv-heads"),

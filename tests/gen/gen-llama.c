@@ -34,8 +34,9 @@ static const wk_tool gen_tool = {
     .about =
     "Writes a random Hugging Face Llama model (config.json, safetensors, tokenizer.model).\n"
     "\n"
-    "  --preset NAME       tiny (default: 256 hidden, 4 layers, vocab 1024) or\n"
-    "                      tinyllama-1.1b (2048 hidden, 22 layers, vocab 32000)\n"
+    "  --preset NAME       tiny (default: 256 hidden, 4 layers, vocab 1024),\n"
+    "                      tinyllama-1.1b (2048 hidden, 22 layers, vocab 32000) or\n"
+    "                      llama2-7b (4096 hidden, 32 layers, 11008 ffn, 32 heads)\n"
     "  --layers N  --hidden N  --ffn N  --heads N  --kv-heads N  --vocab N\n"
     "                      override the preset's shape\n"
     "  --dtype T           f32, f16 or bf16 (default bf16)\n"
@@ -187,8 +188,12 @@ static int gen_parse(int argc, char **argv, gen_opts *o, int *done)
     } else if (strcmp(preset, "tinyllama-1.1b") == 0) {
         o->hidden = 2048, o->ffn = 5632, o->layers = 22, o->heads = 32, o->kv_heads = 4;
         o->vocab = 32000, o->max_pos = 2048;
+    } else if (strcmp(preset, "llama2-7b") == 0) {
+        o->hidden = 4096, o->ffn = 11008, o->layers = 32, o->heads = 32, o->kv_heads = 32;
+        o->vocab = 32000, o->max_pos = 4096;
     } else {
-        return wk_cli_usage_error(&gen_tool, "--preset: unknown '%s' (tiny, tinyllama-1.1b)", preset);
+        return wk_cli_usage_error(&gen_tool, "--preset: unknown '%s' (tiny, tinyllama-1.1b, "
+                                  "llama2-7b)", preset);
     }
     uint64_t *field[] = {&o->layers, &o->hidden, &o->ffn, &o->heads, &o->kv_heads, &o->vocab};
     for (int k = 0; k <= O_VOCAB - O_LAYERS; k++)

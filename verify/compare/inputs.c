@@ -13,7 +13,7 @@
 
 /* A checkpoint directory -> a GGUF in a fresh temporary directory, opened, then removed
  * (the mapping outlives the name). */
-static int open_converted(const char *dir, wk_verify_input *in, wk_err *e)
+static int open_converted(const char *dir, wk_device device, wk_verify_input *in, wk_err *e)
 {
     const char *tmp = getenv("TMPDIR");
     char tdir[4096], file[4200];
@@ -26,7 +26,7 @@ static int open_converted(const char *dir, wk_verify_input *in, wk_err *e)
     wk_convert_result r;
     int rc = wk_convert_hf(dir, file, &o, &r, e);
     if (rc == 0)
-        rc = wk_model_open(file, &in->model, e);
+        rc = wk_model_open_on(file, device, &in->model, e);
     unlink(file);
     rmdir(tdir);
     in->converted = true;
@@ -35,11 +35,18 @@ static int open_converted(const char *dir, wk_verify_input *in, wk_err *e)
 
 int wk_verify_input_open(const char *path, wk_verify_input *in, wk_err *e)
 {
+    return wk_verify_input_open_on(path, WK_DEVICE_CPU, in, e);
+}
+
+int wk_verify_input_open_on(const char *path, wk_device device, wk_verify_input *in,
+                            wk_err *e)
+{
     struct stat st;
     memset(in, 0, sizeof *in);
     in->path = path;
-    int rc = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? open_converted(path, in, e)
-                                                         : wk_model_open(path, &in->model, e);
+    int rc = stat(path, &st) == 0 && S_ISDIR(st.st_mode)
+                 ? open_converted(path, device, in, e)
+                 : wk_model_open_on(path, device, &in->model, e);
     if (rc != 0) {
         wk_verify_input_close(in);
         return -1;

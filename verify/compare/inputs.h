@@ -19,6 +19,9 @@ typedef struct wk_verify_input {
 } wk_verify_input;
 
 int wk_verify_input_open(const char *path, wk_verify_input *in, wk_err *e);
+/* The same, the model run on device (engine/model.h's wk_model_open_on). */
+int wk_verify_input_open_on(const char *path, wk_device device, wk_verify_input *in,
+                            wk_err *e);
 void wk_verify_input_close(wk_verify_input *in);
 
 /* 0 when b's vocabulary is a's (same size, every token's text the same); else -1 naming b,
