@@ -367,10 +367,27 @@ char *wk_cli_help_text(const wk_tool *t)
     wk_buf_printf(&b, "Usage: %s", t->name);
     size_t col = strlen("Usage: ") + strlen(t->name);
     if (t->synopsis && *t->synopsis) {
-        /* a long synopsis wraps under its own first word */
+        /* a long synopsis wraps under its own first word; each further line of it (another
+         * form of the command, "wk-verify --integrity MODEL") starts under the first, after
+         * "Usage: ", and wraps under its own second word */
         wk_buf_put(&b, " ", 1);
         size_t indent = ++col;
-        wrap_words(&b, t->synopsis, strlen(t->synopsis), indent, &col);
+        for (const char *line = t->synopsis; *line;) {
+            size_t len = strcspn(line, "\n");
+            if (line != t->synopsis) {
+                line += strspn(line, " ");
+                size_t first = strcspn(line, " \n");
+                wk_buf_put(&b, "\n", 1);
+                spaces(&b, strlen("Usage: "));
+                wk_buf_put(&b, line, first);
+                wk_buf_put(&b, " ", 1);
+                indent = col = strlen("Usage: ") + text_width(line, first) + 1;
+                line += first;
+                len = strcspn(line, "\n");
+            }
+            wrap_words(&b, line, len, indent, &col);
+            line += len + (line[len] == '\n');
+        }
     }
     wk_buf_put(&b, "\n", 1);
     if (t->about)

@@ -398,3 +398,19 @@ Test(cli, help_text_without_a_table_has_no_options_section)
                            "Exit status: 0 success, 1 bad input, 2 usage error.\n");
     free(text);
 }
+
+Test(cli, a_synopsis_of_several_forms_puts_each_on_its_own_line)
+{
+    const wk_tool t = {.name = "wk-x",
+                       .synopsis = "MODEL [--alpha A] [--beta B] [--gamma G] [--delta D] "
+                                   "[--epsilon E] [--zeta Z]\n       wk-x --check MODEL",
+                       .about = "Does x."};
+    char *text = wk_cli_help_text(&t);
+    cr_assert_not_null(strstr(text, "Usage: wk-x MODEL [--alpha A] [--beta B] [--gamma G] "
+                                    "[--delta D] [--epsilon E]\n"
+                                    "            [--zeta Z]\n"
+                                    "       wk-x --check MODEL\n"
+                                    "Does x.\n"),
+                       "%s", text);
+    free(text);
+}
