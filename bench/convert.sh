@@ -22,8 +22,7 @@ CONVERT=$BIN/wk-convert
 [ -x "$CONVERT" ] || { echo "bench: $CONVERT is not built (run: make all)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time not installed (apt-get install time)" >&2; exit 1; }
 export OMP_NUM_THREADS=${BENCH_THREADS:-2}
-RUNS=${BENCH_RUNS:-5}
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_RUNS must be a positive count, not '$RUNS'" >&2; exit 1; }
+RUNS=$(bench_count BENCH_RUNS 5)
 
 shopt -s nullglob
 weights=("$MODEL"/*.safetensors)

@@ -32,14 +32,12 @@ RUN=$BIN/wk-run QUANTIZE=$BIN/wk-quantize BW=$BUILD/gen/bw-read PY=${PYTHON:-/us
 for t in "$RUN" "$QUANTIZE" "$BW"; do
   [ -x "$t" ] || { echo "bench: $t is not built (run: make all)" >&2; exit 1; }
 done
-THREADS=${BENCH_THREADS:-2} RUNS=${WK_BENCH_RUNS:-3}
-PROMPT=${WK_BENCH_PROMPT:-512} DECODE=${WK_BENCH_DECODE:-128} CTX=${WK_BENCH_CTX:-1024}
-declare -A SETTING=([THREADS]=BENCH_THREADS [RUNS]=WK_BENCH_RUNS [PROMPT]=WK_BENCH_PROMPT
-                    [DECODE]=WK_BENCH_DECODE [CTX]=WK_BENCH_CTX)
-for v in THREADS RUNS PROMPT DECODE CTX; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] ||
-    { echo "bench: ${SETTING[$v]} must be a positive count, not '${!v}'" >&2; exit 1; }
-done
+# one assignment per line: set -e sees only the last command substitution of a line
+THREADS=$(bench_count BENCH_THREADS 2)
+RUNS=$(bench_count WK_BENCH_RUNS 3)
+PROMPT=$(bench_count WK_BENCH_PROMPT 512)
+DECODE=$(bench_count WK_BENCH_DECODE 128)
+CTX=$(bench_count WK_BENCH_CTX 1024)
 # node's first decode step evaluates the last prompt token again: one more position
 [ "$CTX" -gt $((PROMPT + DECODE)) ] ||
   { echo "bench: WK_BENCH_CTX $CTX must exceed prompt + decode ($((PROMPT + DECODE)))" >&2; exit 1; }

@@ -4,6 +4,8 @@
 #   bench_rss_kb CMD...                peak resident set size in KiB (/usr/bin/time -v)
 #   bench_run1 CMD...                  one run after a sync (outside the timing), stdout and
 #                                      stderr discarded: "<wall s> <user+sys CPU s> <peak RSS KiB>"
+#   bench_count NAME DEFAULT           the positive count in environment variable NAME (DEFAULT
+#                                      when unset); else a message naming NAME and a failure
 #   bench_spread VALUES...             "<median> <min> <max>" of the values
 #   bench_row NAME FIGURE TARGET NOTE  one line of the results table
 #   bench_machine                      one line describing the machine and its current load
@@ -48,6 +50,12 @@ bench_run1() {
   t1=$EPOCHREALTIME
   awk -v a="$t0" -v b="$t1" '{ c = $1 + $2; r = $3 } END { printf "%.3f %.2f %d\n", b - a, c, r }' "$tmp"
   rm -f "$tmp" "$tmp.err"
+}
+
+bench_count() {
+  local v=${!1:-$2}
+  [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "bench: $1 must be a positive count, not '$v'" >&2; return 1; }
+  echo "$v"
 }
 
 bench_spread() {

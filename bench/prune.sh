@@ -17,10 +17,9 @@ cd "$(dirname "$0")/.."
 [ $# -eq 3 ] || { echo "usage: bench/prune.sh BIN BUILD FILE-f16.gguf" >&2; exit 2; }
 BIN=$1 IN=$3
 PRUNE=$BIN/wk-prune PY=${PYTHON:-/usr/bin/python3}
-RUNS=${WK_BENCH_RUNS:-1} THREADS=${BENCH_THREADS:-2} TOKENS=${WK_BENCH_CALIB_TOKENS:-8192}
-for v in RUNS THREADS TOKENS; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive count, not '${!v}'" >&2; exit 1; }
-done
+RUNS=$(bench_count WK_BENCH_RUNS 1)
+THREADS=$(bench_count BENCH_THREADS 2)
+TOKENS=$(bench_count WK_BENCH_CALIB_TOKENS 8192)
 [ -x "$PRUNE" ] || { echo "bench: $PRUNE is not built (run: make all)" >&2; exit 1; }
 [ -f "$IN" ] || { echo "bench: $IN: no such file" >&2; exit 1; }
 TMP=$(mktemp -d "$(dirname "$IN")/prune-bench.XXXXXX")

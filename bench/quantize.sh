@@ -29,8 +29,7 @@ done
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time not installed (apt-get install time)" >&2; exit 1; }
 THREADS=${BENCH_THREADS:-2}
 export OMP_NUM_THREADS=$THREADS
-RUNS=${BENCH_RUNS:-3}
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_RUNS must be a positive count, not '$RUNS'" >&2; exit 1; }
+RUNS=$(bench_count BENCH_RUNS 3)
 read -r -a TYPES <<<"${BENCH_QUANT_TYPES:-Q8_0 Q4_0 Q4_K_M Q6_K IQ4_XS}"
 # WK_REF_QUANTIZE is a word list on purpose (a path, or a wrapper command and its arguments).
 # shellcheck disable=SC2206
