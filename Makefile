@@ -60,7 +60,16 @@ endif
 LIB_DIRS := common quant kernels formats models engine verify
 LIB_SRC  := $(sort $(shell find $(LIB_DIRS) -name '*.c'))
 ifdef WITH_CUDA
-CUDA_ROOT := $(abspath $(dir $(realpath $(NVCC)))..)
+# Where the CUDA runtime lives, as nvcc itself reports it (its TOP): nvcc may be a wrapper
+# script outside the toolkit (/usr/local/bin/nvcc), so its own path does not tell.
+CUDA_ROOT := $(abspath $(shell $(NVCC) -dryrun -x cu -c /dev/null -o /dev/null 2>&1 | \
+                               sed -n 's/^\#\$$ TOP=//p'))
+CUDA_RT   := $(firstword $(wildcard $(CUDA_ROOT)/lib64/libcudart_static.a \
+                                  $(CUDA_ROOT)/targets/x86_64-linux/lib/libcudart_static.a))
+ifeq ($(CUDA_RT),)
+$(error the CUDA runtime libcudart_static.a is in neither $(CUDA_ROOT)/lib64 nor \
+        $(CUDA_ROOT)/targets/x86_64-linux/lib (toolkit root as $(NVCC) -dryrun reports it))
+endif
 CU_SRC   := $(sort $(wildcard kernels/cuda/*.cu))
 # --fmad=false: no multiply-add is fused, so the device rounds as the CPU code (built with
 # -ffp-contract=off) that it is held to.
@@ -68,7 +77,7 @@ NVCCFLAGS := -O3 -std=c++17 --fmad=false -I. -DWK_CUDA -Xcompiler -Wall \
              $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
              -gencode arch=compute_80,code=compute_80
 BASE_CFLAGS += -DWK_CUDA
-LDLIBS   += -L$(CUDA_ROOT)/lib64 -L$(CUDA_ROOT)/targets/x86_64-linux/lib -lcudart_static \
+LDLIBS   += -L$(dir $(CUDA_RT)) -lcudart_static \
             -ldl -lrt -lpthread -lstdc++
 else ifdef WITH_CUDA_EMU
 BASE_CFLAGS += -DWK_CUDA

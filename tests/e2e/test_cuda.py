@@ -188,3 +188,21 @@ def test_make_cuda_with_nvcc_compiles_the_kernels(tmp_path):
     assert "--fmad=false" in p.stdout and "code=sm_90" in p.stdout
     assert "models/llama_cuda.c" in p.stdout and "-DWK_CUDA" in p.stdout
     assert "-lcudart_static" in p.stdout
+
+
+def test_make_cuda_finds_the_runtime_behind_a_wrapper_nvcc(tmp_path):
+    """nvcc may be a script outside the toolkit (CI's /usr/local/bin/nvcc is one): the runtime
+    is found where nvcc reports its toolkit, not next to the script."""
+    nvcc = shutil.which("nvcc") or ("/usr/local/cuda/bin/nvcc"
+                                    if os.access("/usr/local/cuda/bin/nvcc", os.X_OK) else None)
+    if not nvcc:
+        pytest.skip("no nvcc on this machine")
+    wrap = tmp_path / "wrap"
+    wrap.mkdir()
+    (wrap / "nvcc").write_text(f'#!/bin/sh\nexec {os.path.realpath(nvcc)} "$@"\n')
+    (wrap / "nvcc").chmod(0o755)
+    p = make_dry_run(tmp_path, "CUDA=1", "CUDA_HOME=/nonexistent",
+                     path=f"{wrap}:/usr/bin:/bin")
+    assert p.returncode == 0, p.stderr
+    libdir = next(w[2:] for w in p.stdout.split() if w.startswith("-L") and "cuda" in w)
+    assert os.path.exists(os.path.join(libdir, "libcudart_static.a")), libdir
