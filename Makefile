@@ -1,7 +1,8 @@
 # weightkit build. One static library (common/ quant/ kernels/ formats/ models/ engine/ verify/, every
 # .c file in them and in their subfolders) and one small binary per tool in tools/. Files under
-# kernels/avx2/ get AVX2/FMA/F16C flags; all other code targets baseline x86-64 and reaches the
-# fast kernels through the CPU traits chosen at start-up (kernels/traits.h).
+# kernels/avx2/ get AVX2/FMA/F16C flags, files under kernels/avx512/ those and AVX-512
+# F/BW/VL/VNNI; all other code targets baseline x86-64 and reaches the fast kernels through
+# the CPU traits chosen at start-up (kernels/traits.h).
 #
 # make CUDA=1 adds the CUDA backend (docs/cuda.md): kernels/cuda/*.cu compiled by nvcc (from
 # PATH, else $(CUDA_HOME)/bin) into the library with every *_cuda.c, WK_CUDA defined, the CUDA
@@ -50,6 +51,7 @@ BASE_CFLAGS := -std=gnu11 $(WARN) -ffp-contract=off -fopenmp -I. -D_FILE_OFFSET_
 # Bit-exact twins need the same roundings in scalar and vector code: no multiply-add is fused
 # unless the code asks for one by name (_mm256_fmadd_*).
 SIMD_CFLAGS := -mavx2 -mfma -mf16c
+AVX512_CFLAGS := $(SIMD_CFLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 LDLIBS   := $(PKG_LIBS) -fopenmp -lm
 
 ifeq ($(SAN),1)
@@ -110,6 +112,10 @@ all: $(LIB) $(TOOLS) $(HELPERS)
 $(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SIMD_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/kernels/avx512/%.o: kernels/avx512/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(AVX512_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -232,6 +238,10 @@ fuzz-build: $(FUZZ_BINS)
 $(FUZZ_BUILD)/obj/kernels/avx2/%.o: kernels/avx2/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(SIMD_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/obj/kernels/avx512/%.o: kernels/avx512/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(AVX512_CFLAGS) -MMD -MP -c $< -o $@
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -16,3 +16,17 @@ bool wk_cpu_has_avx2(void)
     }
     return v != 0;
 }
+
+bool wk_cpu_has_avx512(void)
+{
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *off = getenv("WK_NO_AVX512");
+        v = wk_cpu_has_avx2() && !(off && *off && *off != '0') &&
+            __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v != 0;
+}

@@ -16,8 +16,9 @@
  *   scale * sum of each 16 for the offsets' share).
  *
  * One int8 micro-kernel then serves every type. Only the repacking is per type; the
- * micro-kernels exist as AVX2/FMA code only (kernels/avx2/gemm.c): without them matmul falls
- * back to the dot products, which are the reference the tests hold this path to. */
+ * micro-kernels exist as SIMD code only (kernels/avx2/gemm.c, and kernels/avx512/gemm.c
+ * where the CPU has AVX-512 with VNNI): without them matmul falls back to the dot products,
+ * which are the reference the tests hold this path to. */
 #ifndef WK_KERNELS_GEMM_H
 #define WK_KERNELS_GEMM_H
 
@@ -88,5 +89,11 @@ size_t wk_gemm_scratch(wk_dtype t, int64_t cols, int64_t n);
  * type no tiled path. */
 struct wk_matrix;
 bool wk_gemm(const struct wk_matrix *w, const float *x, int64_t n, float *y, void *scratch);
+
+/* wk_gemm with the micro-kernels of a given set (kernels/traits.h), so that tests hold each
+ * SIMD variant to the dot products. */
+struct wk_cpu_kernels;
+bool wk_gemm_with(const struct wk_cpu_kernels *kk, const struct wk_matrix *w, const float *x,
+                  int64_t n, float *y, void *scratch);
 
 #endif

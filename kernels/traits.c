@@ -1,17 +1,19 @@
 /* The CPU traits table (kernels/traits.h): filled once, on first use, from the reference
- * table of quant/types.c and, when the CPU allows, the AVX2 twins of kernels/avx2/. */
+ * table of quant/types.c and, when the CPU allows, the AVX2 twins of kernels/avx2/ and the
+ * AVX-512 micro-kernels of kernels/avx512/. */
 #include "kernels/traits.h"
 
 #include <pthread.h>
 #include <string.h>
 
 #include "kernels/avx2/avx2.h"
+#include "kernels/avx512/avx512.h"
 #include "kernels/cpu.h"
 
 static wk_cpu_type_traits ref_types[WK_DTYPE_COUNT], avx2_types[WK_DTYPE_COUNT];
 static wk_cpu_type_traits chosen_types[WK_DTYPE_COUNT];
-static wk_cpu_kernels ref_kernels, avx2_kernels, chosen_kernels;
-static bool have_avx2;
+static wk_cpu_kernels ref_kernels, avx2_kernels, avx512_kernels, chosen_kernels;
+static bool have_avx2, have_avx512;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void fill_tables(void)
@@ -59,8 +61,12 @@ static void fill_tables(void)
     avx2_kernels = (wk_cpu_kernels){wk_stats_block_avx2, wk_first_nonfinite_avx2,
                                     wk_row_error_avx2, wk_gemm_f32_avx2, wk_gemm_q8_avx2,
                                     wk_rows_dot_avx2, wk_rows_wsum_avx2};
+    avx512_kernels = avx2_kernels;
+    avx512_kernels.gemm_f32 = wk_gemm_f32_avx512;
+    avx512_kernels.gemm_q8 = wk_gemm_q8_avx512;
 
     have_avx2 = wk_cpu_has_avx2();
+    have_avx512 = wk_cpu_has_avx512();
     memcpy(chosen_types, ref_types, sizeof chosen_types);
     chosen_kernels = ref_kernels;
     if (!have_avx2)
@@ -77,7 +83,7 @@ static void fill_tables(void)
         if (avx2_types[t].levels)
             chosen_types[t].levels = avx2_types[t].levels;
     }
-    chosen_kernels = avx2_kernels;
+    chosen_kernels = have_avx512 ? avx512_kernels : avx2_kernels;
 }
 
 const wk_cpu_type_traits *wk_cpu_type_variant(wk_dtype t, wk_cpu_variant v)
@@ -90,6 +96,8 @@ const wk_cpu_type_traits *wk_cpu_type_variant(wk_dtype t, wk_cpu_variant v)
         return &ref_types[t];
     case WK_CPU_AVX2:
         return have_avx2 ? &avx2_types[t] : NULL;
+    case WK_CPU_AVX512: /* the types' kernels are AVX2's */
+        return have_avx512 ? &avx2_types[t] : NULL;
     default:
         return &chosen_types[t];
     }
@@ -103,6 +111,8 @@ const wk_cpu_kernels *wk_cpu_kernels_variant(wk_cpu_variant v)
         return &ref_kernels;
     case WK_CPU_AVX2:
         return have_avx2 ? &avx2_kernels : NULL;
+    case WK_CPU_AVX512:
+        return have_avx512 ? &avx512_kernels : NULL;
     default:
         return &chosen_kernels;
     }

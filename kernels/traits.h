@@ -3,7 +3,8 @@
  *
  * quant/types.h describes a type and holds its portable scalar reference; this table holds
  * what to call on this machine: the AVX2/F16C twin when the CPU has AVX2, FMA and F16C (and
- * WK_NO_SIMD is unset), else the reference. Type-independent kernels (the moments of
+ * WK_NO_SIMD is unset), else the reference; where the CPU also has AVX-512 with VNNI (and
+ * WK_NO_AVX512 is unset), the tiled products' micro-kernels of kernels/avx512/. Type-independent kernels (the moments of
  * wk-inspect --stats) are chosen the same way. Everything outside kernels/ calls through
  * here and never names an _avx2 function. */
 #ifndef WK_KERNELS_TRAITS_H
@@ -46,11 +47,16 @@ const wk_cpu_type_traits *wk_cpu_type(wk_dtype t);
 const wk_cpu_kernels *wk_cpu_kernels_get(void);
 
 /* Which implementation set: the one chosen for this CPU, or one named explicitly. */
-typedef enum wk_cpu_variant { WK_CPU_CHOSEN, WK_CPU_REF, WK_CPU_AVX2 } wk_cpu_variant;
+typedef enum wk_cpu_variant {
+    WK_CPU_CHOSEN,
+    WK_CPU_REF,
+    WK_CPU_AVX2,
+    WK_CPU_AVX512 /* AVX2's set with the AVX-512 micro-kernels of the tiled products */
+} wk_cpu_variant;
 
 /* Test-only: the traits of a given variant, so tests can hold every SIMD twin against its
  * reference. Entries that a variant does not implement are NULL; WK_CPU_AVX2 returns NULL
- * when this CPU lacks AVX2/FMA/F16C. */
+ * when this CPU lacks AVX2/FMA/F16C, WK_CPU_AVX512 when it lacks AVX-512 F/BW/VL/VNNI. */
 const wk_cpu_type_traits *wk_cpu_type_variant(wk_dtype t, wk_cpu_variant v);
 const wk_cpu_kernels *wk_cpu_kernels_variant(wk_cpu_variant v);
 

@@ -24,10 +24,9 @@
 #include <immintrin.h>
 
 #include "kernels/avx2/lanes.h"
+#include "kernels/tile.h"
 
 #define INLINE static inline __attribute__((always_inline))
-/* loops over a tile's rows and columns, unrolled so that each accumulator is a register */
-#define EACH(i, n) _Pragma("GCC unroll 4") for (int i = 0; i < (n); i++)
 
 /* lanes i < n set (n in 0..8) */
 INLINE __m256i first_lanes(int n)
@@ -55,21 +54,6 @@ INLINE void store_tile(int R, int C, __m256 acc[4][4], float *y, int64_t ldy, bo
         EACH(r, R) y[c * ldy + r] = add ? y[c * ldy + r] + v[r] : v[r];
     }
 }
-
-/* Every (rows, columns) shape up to RMAX x CMAX (at most 4 x 4) as its own unrolled code. */
-#define TILE_CASE(RMAX, CMAX, fn, R_, C_, ...)                                                   \
-    case R_ * 8 + C_:                                                                            \
-        if (R_ <= RMAX && C_ <= CMAX)                                                            \
-            fn(R_, C_, __VA_ARGS__);                                                             \
-        break;
-#define TILE_ROW(RMAX, CMAX, fn, R_, ...)                                                        \
-    TILE_CASE(RMAX, CMAX, fn, R_, 1, __VA_ARGS__) TILE_CASE(RMAX, CMAX, fn, R_, 2, __VA_ARGS__)  \
-    TILE_CASE(RMAX, CMAX, fn, R_, 3, __VA_ARGS__) TILE_CASE(RMAX, CMAX, fn, R_, 4, __VA_ARGS__)
-#define TILES(RMAX, CMAX, fn, ...)                                                               \
-    switch (R * 8 + C) {                                                                         \
-        TILE_ROW(RMAX, CMAX, fn, 1, __VA_ARGS__) TILE_ROW(RMAX, CMAX, fn, 2, __VA_ARGS__)        \
-        TILE_ROW(RMAX, CMAX, fn, 3, __VA_ARGS__) TILE_ROW(RMAX, CMAX, fn, 4, __VA_ARGS__)        \
-    }
 
 /* ---- F32 ---- */
 
@@ -104,12 +88,8 @@ INLINE void tile_f32(int R, int C, int64_t k, const float *w, int64_t ldw, const
 void wk_gemm_f32_avx2(int64_t k, const float *w, int64_t ldw, int m, const float *x,
                       int64_t ldx, int n, float *y, int64_t ldy, bool add)
 {
-    for (int c0 = 0; c0 < n; c0 += FC)
-        for (int r0 = 0; r0 < m; r0 += FR) {
-            int R = m - r0 < FR ? m - r0 : FR, C = n - c0 < FC ? n - c0 : FC;
-            TILES(FR, FC, tile_f32, k, w + r0 * ldw, ldw, x + c0 * ldx, ldx, y + c0 * ldy + r0,
-                  ldy, add)
-        }
+    TILE_GRID(FR, FC, m, n, tile_f32, k, w + r0 * ldw, ldw, x + c0 * ldx, ldx,
+              y + c0 * ldy + r0, ldy, add)
 }
 
 /* ---- int8 ---- */

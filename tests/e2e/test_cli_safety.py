@@ -69,8 +69,11 @@ def test_interrupted_conversion_leaves_no_temp_file(tmp_path, sig):
                 "--layers", "8", "--heads", "8", "--kv-heads", "8", "--vocab", "32000")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
+    # the signal at its default in the tool, as in a terminal: a job started in the background
+    # of a non-interactive shell inherits SIGINT ignored, and then the tool rightly ignores it
     proc = subprocess.Popen([tool("wk-convert"), str(model), "-o", str(out_dir / "m.gguf"),
-                             "--outtype", "f32", "-q"], stderr=subprocess.PIPE)
+                             "--outtype", "f32", "-q"], stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL))
     deadline = time.time() + 60
     while not leftovers(out_dir) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.001)

@@ -215,13 +215,15 @@ static void reference(const product *p, int64_t c, int64_t r, double *want, doub
     *tol = 1e-5 * mag + 1e-30;
 }
 
-/* wk_gemm's y against the float64 products; 0 when this CPU has no tiled products. */
-static int expect_product(product *p, int64_t n, const char *what)
+/* The micro-kernels of set v's y against the float64 products; 0 when this CPU has no
+ * tiled products in that set. */
+static int expect_product(wk_cpu_variant v, product *p, int64_t n, const char *what)
 {
     int64_t rows = p->w.rows;
     float *y = malloc(n * rows * sizeof(float));
     void *scratch = malloc(wk_matmul_scratch(&p->w, n) + 1);
-    if (!wk_gemm(&p->w, p->x, n, y, scratch)) {
+    const wk_cpu_kernels *kk = wk_cpu_kernels_variant(v);
+    if (!kk || !wk_gemm_with(kk, &p->w, p->x, n, y, scratch)) {
         free(y), free(scratch);
         return 0;
     }
@@ -231,8 +233,8 @@ static int expect_product(product *p, int64_t n, const char *what)
             double want, tol;
             reference(p, c, r, &want, &tol);
             if (!(fabs(y[c * rows + r] - want) <= tol) && bad++ < 3)
-                cr_expect(0, "%s %s rows %lld k %lld n %lld: y[%lld][%lld] %.9g vs %.9g",
-                          wk_type(p->w.type)->name, what, (long long)rows,
+                cr_expect(0, "%s %s %s rows %lld k %lld n %lld: y[%lld][%lld] %.9g vs %.9g",
+                          v == WK_CPU_AVX512 ? "AVX-512" : "AVX2", wk_type(p->w.type)->name, what, (long long)rows,
                           (long long)p->w.cols, (long long)n, (long long)c, (long long)r,
                           y[c * rows + r], want);
         }
@@ -247,7 +249,7 @@ static const int64_t shapes[][3] = {{1, 1, 2}, {5, 3, 3}, {7, 2, 4}, {25, 9, 5},
                                     {3, 41, 2}, {26, 9, 13}, {2, 70, 3}, {3, 150, 2}};
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
-Test(gemm, every_type_is_the_float64_product_of_the_decoded_rows)
+static void every_type(wk_cpu_variant v)
 {
     static const char *const patterns[] = {"+-1", "outlier", "zeros", "Gaussian"};
     int ran = 0;
@@ -261,13 +263,24 @@ Test(gemm, every_type_is_the_float64_product_of_the_decoded_rows)
                 k += 5; /* float rows of any length */
             int pat = (int)(s % 4);
             product p = make((wk_dtype)t, shapes[s][0], k, shapes[s][2], pat);
-            ran += expect_product(&p, shapes[s][2], patterns[pat]);
+            ran += expect_product(v, &p, shapes[s][2], patterns[pat]);
             drop(&p);
         }
     }
-    if (!wk_cpu_kernels_variant(WK_CPU_AVX2))
-        cr_skip_test("no AVX2 on this CPU: no tiled products");
+    if (!wk_cpu_kernels_variant(v))
+        cr_skip_test("no %s on this CPU: no such tiled products",
+                     v == WK_CPU_AVX512 ? "AVX-512 with VNNI" : "AVX2");
     cr_expect_eq(ran, 15 * (int)N_SHAPES);
+}
+
+Test(gemm, every_type_is_the_float64_product_of_the_decoded_rows_avx2)
+{
+    every_type(WK_CPU_AVX2);
+}
+
+Test(gemm, every_type_is_the_float64_product_of_the_decoded_rows_avx512)
+{
+    every_type(WK_CPU_AVX512);
 }
 
 /* A product large enough for several threads, on 1, 2 and 3 threads: the same bits. */

@@ -1,0 +1,19 @@
+/* The AVX-512 kernels (kernels/avx512/, built with AVX-512 F/BW/VL/VNNI flags beside the
+ * AVX2 ones). They exist where a wider register pays most, the micro-kernels of the tiled
+ * products (prompt processing is compute-bound); everything else keeps its AVX2 twin. Only
+ * kernels/traits.c (which checks the CPU first) and the tests call them. */
+#ifndef WK_KERNELS_AVX512_H
+#define WK_KERNELS_AVX512_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels/gemm.h"
+
+/* gemm.c: the micro-kernels (kernels/gemm.h), held like their AVX2 twins to the dot products */
+void wk_gemm_f32_avx512(int64_t k, const float *w, int64_t ldw, int m, const float *x,
+                        int64_t ldx, int n, float *y, int64_t ldy, bool add);
+void wk_gemm_q8_avx512(int64_t groups, const wk_q8_rows *w, int m, const wk_q8_acts *a, int n,
+                       float *y, int64_t ldy, bool add);
+
+#endif

@@ -1,0 +1,280 @@
+/* AVX-512 micro-kernels of the tiled products (kernels/gemm.h), the twins of
+ * kernels/avx2/gemm.c for CPUs with AVX-512 F/BW/VL and VNNI.
+ *
+ * F32: the same tiles with 16 values per step: R + C loads for R * C fused multiply-adds.
+ *
+ * Int8: the AVX2 tiles give every (weight row, activation row) pair its own register, whose
+ * lanes must be summed at the end, and convert each 32-group's sum to float separately per
+ * pair. Here the weight rows are first interleaved, 16 at a time, so that int32 lane i
+ * belongs to row i (as llama.cpp's repacked Q4_0 8x8 layouts do): one vpdpbusd multiplies
+ * 4 levels of each of 16 rows with the same 4 activation levels, broadcast (unsigned times
+ * signed bytes, four products summed into each lane, no saturation), and adds into the
+ * row's lane. A 32-group is 8 of them into one register per activation row; its float
+ * scales are a vector of the 16 rows' d_w times a broadcast d_a, and the 16 results are
+ * stored side by side. The super-blocks multiply each 16's int32 sums by the rows' integer
+ * scales (vpmulld) and add them over the super-block before going to float.
+ *
+ * Signed levels (Q8_0, IQ4_NL, IQ4_XS) are stored plus 128, so unsigned, and 128 times the
+ * sum of each 16 activation levels comes off each 16's sum. The interleaving is done per
+ * call, for the 48 rows of the driver's panel and 32 groups at a time, and used for every
+ * activation row. */
+#include "kernels/avx512/avx512.h"
+
+#include <immintrin.h>
+
+#include <string.h>
+
+#include "kernels/tile.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE __mmask16 first16(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
+
+INLINE void zero_tile(int R, int C, __m512 acc[4][4])
+{
+    EACH(r, R) EACH(c, C) acc[r][c] = _mm512_setzero_ps();
+}
+
+INLINE void store_tile(int R, int C, __m512 acc[4][4], float *y, int64_t ldy, bool add)
+{
+    EACH(c, C) EACH(r, R) {
+        float v = _mm512_reduce_add_ps(acc[r][c]);
+        y[c * ldy + r] = add ? y[c * ldy + r] + v : v;
+    }
+}
+
+/* ---- F32 ---- */
+
+#define FR 4 /* weight rows per tile */
+#define FC 4 /* activation rows per tile */
+
+INLINE void tile_f32(int R, int C, int64_t k, const float *w, int64_t ldw, const float *x,
+                     int64_t ldx, float *y, int64_t ldy, bool add)
+{
+    __m512 acc[4][4];
+    zero_tile(R, C, acc);
+    for (int64_t i = 0; i < k; i += 16) {
+        __mmask16 mask = first16(k - i);
+        __m512 wv[4];
+        EACH(r, R) wv[r] = _mm512_maskz_loadu_ps(mask, w + r * ldw + i);
+        EACH(c, C) {
+            __m512 a = _mm512_maskz_loadu_ps(mask, x + c * ldx + i);
+            EACH(r, R) acc[r][c] = _mm512_fmadd_ps(wv[r], a, acc[r][c]);
+        }
+    }
+    store_tile(R, C, acc, y, ldy, add);
+}
+
+void wk_gemm_f32_avx512(int64_t k, const float *w, int64_t ldw, int m, const float *x,
+                        int64_t ldx, int n, float *y, int64_t ldy, bool add)
+{
+    TILE_GRID(FR, FC, m, n, tile_f32, k, w + r0 * ldw, ldw, x + c0 * ldx, ldx,
+              y + c0 * ldy + r0, ldy, add)
+}
+
+/* ---- int8: weight rows interleaved ---- */
+
+#define IL 16   /* weight rows per interleaved block: one per int32 lane */
+#define IL_G 32 /* 32-groups interleaved at a time (1024 values) */
+#define IL_B 3  /* blocks interleaved at a time: 48 rows */
+#define IL_C 8  /* activation rows per tile */
+
+/* 16 weight rows of IL_G groups, one row per lane: q[g][k] holds values 4k..4k+3 of group g
+ * of the 16 rows, 4 bytes per row (signed levels plus 128, so unsigned); the float scale of
+ * each group (the 32-blocks) or of each super-block, at its first group (span 8); the
+ * integer scale and the offset of each 16. */
+typedef struct il_block {
+    _Alignas(64) uint8_t q[IL_G][8][64];
+    _Alignas(64) float d[IL_G][IL];
+    _Alignas(64) int32_t sc[2 * IL_G][IL];
+    _Alignas(64) float m[2 * IL_G][IL];
+} il_block;
+
+/* Rows r0 .. r0 + nr - 1 (nr <= 16; the other lanes get zero weights) of groups
+ * g0 .. g0 + G - 1 into b; g0 is a multiple of 8. */
+static void interleave(const wk_q8_rows *w, int r0, int nr, int64_t g0, int G, il_block *b)
+{
+    uint32_t flip = w->is_signed ? 0x80808080u : 0;
+    for (int i = 0; i < IL; i++) {
+        int64_t r = r0 + i;
+        bool live = i < nr;
+        for (int g = 0; g < G; g++) {
+            for (int k = 0; k < 8; k++) {
+                uint32_t v = 0;
+                if (live)
+                    memcpy(&v, w->q + r * w->ldq + 32 * (g0 + g) + 4 * k, 4);
+                v ^= flip;
+                memcpy(&b->q[g][k][4 * i], &v, 4);
+            }
+            for (int h = 0; h < 2; h++) {
+                b->sc[2 * g + h][i] = live ? w->sc[r * w->ldsc + 16 * (g0 + g) + 8 * h] : 0;
+                b->m[2 * g + h][i] =
+                    live && !w->is_signed ? w->m[r * w->ldm + 2 * (g0 + g) + h] : 0;
+            }
+            b->d[g][i] = live && g % w->span == 0 ? w->d[r * w->ldd + (g0 + g) / w->span] : 0;
+        }
+    }
+}
+
+/* For signed levels: corr[c][j] = 128 * the sum of activation row c's levels in 16-group j,
+ * what the 128 added to the weights adds to their products. */
+static void act_sums(int C, const wk_q8_acts *a, int G, int32_t corr[IL_C][2 * IL_G])
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (int c = 0; c < C; c++)
+        for (int g = 0; g < G; g++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(a->q + c * a->ldq + 32 * g));
+            /* sums of 8 bytes of levels + 128 */
+            __m256i s = _mm256_sad_epu8(_mm256_xor_si256(v, flip), _mm256_setzero_si256());
+            int64_t s0 = _mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1);
+            int64_t s1 = _mm256_extract_epi64(s, 2) + _mm256_extract_epi64(s, 3);
+            corr[c][2 * g] = (int32_t)(128 * (s0 - 16 * 128));
+            corr[c][2 * g + 1] = (int32_t)(128 * (s1 - 16 * 128));
+        }
+}
+
+/* 4 activation levels broadcast to every lane */
+INLINE __m512i quad(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* acc[c] (lane i) += row i of b times activation row c, over G groups; a points at the
+ * tile's first row and b's first group. The 32-blocks: 8 vpdpbusd per group into int32,
+ * to float times d_w d_a. The super-blocks: 4 vpdpbusd per 16, times its integer scale
+ * (vpmulld), added over the super-block, to float times d_w d_a. The int32 sums stay below
+ * 2^31: a 16 reaches 16 * 255 * 127 before the correction, and a super-block
+ * 16 * 16 * 128 * 127 * 128 after the scales (|scale| <= 128). */
+INLINE void il_tile(int C, const il_block *b, int G, int span, bool sgn, const wk_q8_acts *a,
+                    int32_t corr[IL_C][2 * IL_G], __m512 acc[IL_C])
+{
+    if (span == 1)
+        for (int g = 0; g < G; g++) {
+            __m512i is[IL_C];
+            EACH(c, C) is[c] = _mm512_setzero_si512();
+            for (int k = 0; k < 8; k++) {
+                __m512i wv = _mm512_load_si512(b->q[g][k]);
+                EACH(c, C) is[c] = _mm512_dpbusd_epi32(is[c], wv,
+                                                       quad(a->q + c * a->ldq + 32 * g + 4 * k));
+            }
+            __m512 dw = _mm512_load_ps(b->d[g]);
+            EACH(c, C) {
+                if (sgn)
+                    is[c] = _mm512_sub_epi32(is[c],
+                                             _mm512_set1_epi32(corr[c][2 * g] + corr[c][2 * g + 1]));
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[c]),
+                                         _mm512_mul_ps(dw, _mm512_set1_ps(a->d[c * a->ldd + g])),
+                                         acc[c]);
+            }
+        }
+    else
+        for (int g0 = 0; g0 < G; g0 += 8) {
+            __m512i sb[IL_C];
+            EACH(c, C) sb[c] = _mm512_setzero_si512();
+            for (int j = 2 * g0; j < 2 * g0 + 16; j++) { /* the 16s of the super-block */
+                __m512i is[IL_C];
+                EACH(c, C) is[c] = _mm512_setzero_si512();
+                for (int k = 0; k < 4; k++) {
+                    __m512i wv = _mm512_load_si512(b->q[j / 2][4 * (j % 2) + k]);
+                    EACH(c, C) is[c] = _mm512_dpbusd_epi32(is[c], wv,
+                                                           quad(a->q + c * a->ldq + 16 * j + 4 * k));
+                }
+                __m512i sc = _mm512_load_si512(b->sc[j]);
+                EACH(c, C) {
+                    if (sgn)
+                        is[c] = _mm512_sub_epi32(is[c], _mm512_set1_epi32(corr[c][j]));
+                    sb[c] = _mm512_add_epi32(sb[c], _mm512_mullo_epi32(is[c], sc));
+                }
+            }
+            __m512 dw = _mm512_load_ps(b->d[g0]);
+            EACH(c, C) acc[c] = _mm512_fmadd_ps(
+                _mm512_cvtepi32_ps(sb[c]), _mm512_mul_ps(dw, _mm512_set1_ps(a->d[c * a->ldd + g0])),
+                acc[c]);
+        }
+    if (!sgn) /* the offsets' share */
+        for (int j = 0; j < 2 * G; j++) {
+            __m512 mv = _mm512_load_ps(b->m[j]);
+            EACH(c, C) acc[c] =
+                _mm512_fmadd_ps(mv, _mm512_set1_ps(a->ds[c * a->ldds + j]), acc[c]);
+        }
+}
+
+/* y[c * ldy + i] (+)= lane i of acc[c], for i < nr */
+INLINE void il_store(int C, __m512 acc[IL_C], float *y, int64_t ldy, int nr, bool add)
+{
+    __mmask16 k = first16(nr);
+    EACH(c, C) {
+        __m512 v = acc[c];
+        if (add)
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, y + c * ldy));
+        _mm512_mask_storeu_ps(y + c * ldy, k, v);
+    }
+}
+
+INLINE void il_tile_store(int C, const il_block *b, int G, int span, bool sgn,
+                          const wk_q8_acts *a, int32_t corr[IL_C][2 * IL_G], float *y,
+                          int64_t ldy, int nr, bool add)
+{
+    __m512 acc[IL_C];
+    EACH(c, C) acc[c] = _mm512_setzero_ps();
+    il_tile(C, b, G, span, sgn, a, corr, acc);
+    il_store(C, acc, y, ldy, nr, add);
+}
+
+/* One call per tile width and kind, each unrolled with constants */
+static void il_dispatch(int C, const il_block *b, int G, int span, bool sgn,
+                        const wk_q8_acts *a, int32_t corr[IL_C][2 * IL_G], float *y,
+                        int64_t ldy, int nr, bool add)
+{
+#define IL_CASE(C_)                                                                              \
+    case C_:                                                                                     \
+        if (span == 1 && sgn)                                                                    \
+            il_tile_store(C_, b, G, 1, true, a, corr, y, ldy, nr, add);                          \
+        else if (span == 1)                                                                      \
+            il_tile_store(C_, b, G, 1, false, a, corr, y, ldy, nr, add);                         \
+        else if (sgn)                                                                            \
+            il_tile_store(C_, b, G, 8, true, a, corr, y, ldy, nr, add);                          \
+        else                                                                                     \
+            il_tile_store(C_, b, G, 8, false, a, corr, y, ldy, nr, add);                         \
+        break;
+    switch (C) {
+        IL_CASE(1) IL_CASE(2) IL_CASE(3) IL_CASE(4) IL_CASE(5) IL_CASE(6) IL_CASE(7) IL_CASE(8)
+    }
+#undef IL_CASE
+}
+
+void wk_gemm_q8_avx512(int64_t groups, const wk_q8_rows *w, int m, const wk_q8_acts *a, int n,
+                       float *y, int64_t ldy, bool add)
+{
+    il_block blocks[IL_B];
+    int32_t corr[IL_C][2 * IL_G];
+    for (int64_t g0 = 0; g0 < groups; g0 += IL_G) {
+        int G = groups - g0 < IL_G ? (int)(groups - g0) : IL_G;
+        for (int r0 = 0; r0 < m; r0 += IL * IL_B) {
+            int nb = 0;
+            for (; nb < IL_B && r0 + IL * nb < m; nb++) {
+                int nr = m - r0 - IL * nb < IL ? m - r0 - IL * nb : IL;
+                interleave(w, r0 + IL * nb, nr, g0, G, &blocks[nb]);
+            }
+            for (int c0 = 0; c0 < n; c0 += IL_C) {
+                int C = n - c0 < IL_C ? n - c0 : IL_C;
+                wk_q8_acts at = *a;
+                at.q += c0 * a->ldq + 32 * g0;
+                at.d += c0 * a->ldd + g0;
+                at.ds += c0 * a->ldds + 2 * g0;
+                if (w->is_signed)
+                    act_sums(C, &at, G, corr);
+                for (int bi = 0; bi < nb; bi++) {
+                    int rb = r0 + IL * bi, nr = m - rb < IL ? m - rb : IL;
+                    il_dispatch(C, &blocks[bi], G, w->span, w->is_signed, &at, corr,
+                                y + c0 * ldy + rb, ldy, nr, add || g0 > 0);
+                }
+            }
+        }
+    }
+}
