@@ -70,17 +70,7 @@ void wk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, floa
 
 void wk_softmax(float *x, int64_t n)
 {
-    float max = -INFINITY;
-    for (int64_t i = 0; i < n; i++)
-        max = x[i] > max ? x[i] : max;
-    double sum = 0;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int64_t i = 0; i < n; i++)
-        x[i] *= inv;
+    wk_cpu_kernels_get()->softmax(x, n);
 }
 
 void wk_swiglu(float *gate, const float *up, int64_t n)

@@ -30,7 +30,7 @@ void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *sc
 
 /* out = x / sqrt(mean(x^2) + eps) * weight, n values (out may be x). */
 void wk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, float eps);
-/* In place: x = softmax(x) over n values. */
+/* In place: x = softmax(x) over n values (kernels/vec.h's, as this CPU runs it). */
 void wk_softmax(float *x, int64_t n);
 /* In place: gate = silu(gate) * up (SwiGLU), n values. */
 void wk_swiglu(float *gate, const float *up, int64_t n);

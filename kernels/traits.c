@@ -27,7 +27,8 @@ static void fill_tables(void)
         ref_types[t].levels = wk_levels_ref((wk_dtype)t);
     }
     ref_kernels = (wk_cpu_kernels){wk_stats_block_ref, wk_first_nonfinite_ref, wk_row_error_ref,
-                                   NULL, NULL, wk_rows_dot_avx2, wk_rows_wsum_avx2};
+                                   NULL, NULL, wk_rows_dot_ref, wk_cols_dot_ref,
+                                   wk_rows_wsum_ref, wk_softmax_ref};
 
     avx2_types[WK_F16] = (wk_cpu_type_traits){.to_float = wk_f16_to_f32_avx2,
                                               .from_float = wk_f32_to_f16_avx2};
@@ -60,7 +61,8 @@ static void fill_tables(void)
         avx2_types[t].vec_dot_type = ref_types[t].vec_dot_type;
     avx2_kernels = (wk_cpu_kernels){wk_stats_block_avx2, wk_first_nonfinite_avx2,
                                     wk_row_error_avx2, wk_gemm_f32_avx2, wk_gemm_q8_avx2,
-                                    wk_rows_dot_avx2, wk_rows_wsum_avx2};
+                                    wk_rows_dot_avx2, wk_cols_dot_avx2, wk_rows_wsum_avx2,
+                                    wk_softmax_avx2};
     avx512_kernels = avx2_kernels;
     avx512_kernels.gemm_f32 = wk_gemm_f32_avx512;
     avx512_kernels.gemm_q8 = wk_gemm_q8_avx512;

@@ -39,8 +39,11 @@ typedef struct wk_cpu_kernels {
     /* attention over a KV cache (vec.h) */
     void (*rows_dot)(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
                      float scale, float *out);
-    void (*rows_wsum)(const float *p, const float *v, int64_t stride, int64_t rows, int64_t n,
-                      float *out);
+    void (*cols_dot)(const float *q, int64_t ldq, int G, const float *kt, int64_t ldk,
+                     int64_t rows, int64_t n, float scale, float *out, int64_t ldo);
+    void (*rows_wsum)(const float *p, int64_t ldp, int G, const float *v, int64_t stride,
+                      int64_t rows, int64_t n, float *out, int64_t ldo);
+    void (*softmax)(float *x, int64_t n);
 } wk_cpu_kernels;
 
 const wk_cpu_type_traits *wk_cpu_type(wk_dtype t);

@@ -1,8 +1,14 @@
-/* The float-vector steps of attention over a KV cache: one query against every cached key
- * row, and the probability-weighted sum of the cached value rows. Rows are n floats, stride
- * floats apart. The scalar references are here, the AVX2/FMA twins in kernels/avx2/vec.c,
- * reached through the CPU traits (wk_cpu_kernels). The twins sum in another order and fuse
- * their multiply-adds, so the two agree to rounding, not bit for bit. */
+/* The float-vector steps of attention over a KV cache: queries against the cached keys, and
+ * the probability-weighted sums of the cached value rows. The scalar references are here,
+ * the AVX2/FMA twins in kernels/avx2/vec.c, reached through the CPU traits
+ * (wk_cpu_kernels). The twins sum in another order and fuse their multiply-adds, so the two
+ * agree to rounding, not bit for bit.
+ *
+ * A token's decode takes one query head at a time against keys stored as rows (the cache as
+ * it is); a prompt takes the G query heads that share a KV head against the keys transposed
+ * once per layer (a column per key), so that a vector holds the scores of consecutive keys
+ * and no sum across lanes is needed. The weighted sums take G rows of probabilities at once
+ * in both cases: each value row is read once for the G heads. */
 #ifndef WK_KERNELS_VEC_H
 #define WK_KERNELS_VEC_H
 
@@ -11,8 +17,15 @@
 /* out[j] = scale * (q . k[j * stride .. + n)), j < rows */
 void wk_rows_dot_ref(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
                      float scale, float *out);
-/* out[i] = sum over j < rows of p[j] * v[j * stride + i], i < n */
-void wk_rows_wsum_ref(const float *p, const float *v, int64_t stride, int64_t rows, int64_t n,
-                      float *out);
+/* out[g * ldo + j] = scale * sum over i < n of q[g * ldq + i] * kt[i * ldk + j], for g < G
+ * and j < rows (G queries against rows keys stored transposed) */
+void wk_cols_dot_ref(const float *q, int64_t ldq, int G, const float *kt, int64_t ldk,
+                     int64_t rows, int64_t n, float scale, float *out, int64_t ldo);
+/* out[g * ldo + i] = sum over j < rows of p[g * ldp + j] * v[j * stride + i], for g < G and
+ * i < n */
+void wk_rows_wsum_ref(const float *p, int64_t ldp, int G, const float *v, int64_t stride,
+                      int64_t rows, int64_t n, float *out, int64_t ldo);
+/* In place: x = softmax(x) over n values (the largest subtracted first) */
+void wk_softmax_ref(float *x, int64_t n);
 
 #endif

@@ -30,7 +30,8 @@ typedef struct llama_state {
     float *x, *xb;                         /* (batch, dim): residual stream, normed copy */
     float *q, *k, *v, *att;                /* (batch, q_dim), (batch, kv_dim) x 2, (batch, q_dim) */
     float *gate, *up;                      /* (batch, ff) */
-    float *scores;                         /* (threads, n_ctx) */
+    float *scores;                         /* (threads, heads per kv head, n_ctx) */
+    float *kt;                             /* (kv_dim, n_ctx): a layer's keys transposed */
     float *k_cache, *v_cache;              /* (layer, n_ctx, kv_dim) */
     void *scratch;                         /* activations quantized for the dot products */
 } llama_state;
@@ -221,7 +222,7 @@ void wk_llama_state_free(void *sv)
     if (!s)
         return;
     float *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->gate, s->up, s->scores,
-                     s->k_cache, s->v_cache};
+                     s->kt, s->k_cache, s->v_cache};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(s->scratch);
@@ -264,12 +265,14 @@ int wk_llama_state_new(const void *mv, uint32_t n_ctx, uint32_t n_batch, void **
     s->att = malloc(nb * q * sizeof(float));
     s->gate = malloc(nb * p->n_ff * sizeof(float));
     s->up = malloc(nb * p->n_ff * sizeof(float));
-    s->scores = malloc((size_t)omp_get_max_threads() * n_ctx * sizeof(float));
+    s->scores = malloc((size_t)omp_get_max_threads() * (p->n_head / p->n_head_kv) * n_ctx *
+                       sizeof(float));
+    s->kt = n_batch > 1 ? malloc(kv * n_ctx * sizeof(float)) : NULL;
     s->k_cache = malloc(cache * sizeof(float));
     s->v_cache = malloc(cache * sizeof(float));
     s->scratch = malloc(most_scratch(m, n_batch) + 64);
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up ||
-        !s->scores || !s->k_cache || !s->v_cache || !s->scratch)
+        !s->scores || (n_batch > 1 && !s->kt) || !s->k_cache || !s->v_cache || !s->scratch)
         return wk_fail(e, "out of memory for a context of %u tokens (%.1f MiB of KV cache)",
                        n_ctx, 2.0 * (double)cache * sizeof(float) / 1048576.0);
     return 0;
@@ -285,28 +288,52 @@ static void add_bias(float *y, const float *b, int n, int64_t width)
 }
 
 /* att[t] for every head: softmax(q . k / sqrt(hd)) over positions 0 .. pos + t of the cache,
- * times v; head h reads kv head h / (n_head / n_head_kv). */
+ * times v; head h reads kv head h / (n_head / n_head_kv).
+ *
+ * One token (decode) takes each head against the cached key rows. A batch (a prompt) first
+ * transposes the layer's cached keys, then takes each token's heads that share a kv head
+ * together: their scores as one product with the transposed keys (kernels/vec.h), their
+ * weighted sums as one pass over the value rows. */
 static void attention(const llama_model *m, llama_state *s, int l, int n, int pos)
 {
     const wk_llama_hparams *p = &m->hp;
-    int hd = (int)p->head_dim, group = (int)(p->n_head / p->n_head_kv);
-    size_t kv_dim = (size_t)p->n_head_kv * hd;
-    const float *kc = s->k_cache + (size_t)l * s->n_ctx * kv_dim;
-    const float *vc = s->v_cache + (size_t)l * s->n_ctx * kv_dim;
+    int hd = (int)p->head_dim, group = (int)(p->n_head / p->n_head_kv), len_all = pos + n;
+    size_t kv_dim = (size_t)p->n_head_kv * hd, n_ctx = s->n_ctx;
+    const float *kc = s->k_cache + (size_t)l * n_ctx * kv_dim;
+    const float *vc = s->v_cache + (size_t)l * n_ctx * kv_dim;
     float scale = 1.0f / sqrtf((float)hd);
     const wk_cpu_kernels *k = wk_cpu_kernels_get();
     /* one thread for a small model's short context: waking the others costs more */
-    bool parallel = (int64_t)n * p->n_head * (pos + n) * hd >= (1 << 20);
+    bool parallel = (int64_t)n * p->n_head * len_all * hd >= (1 << 20);
+    if (n == 1) {
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+        for (int h = 0; h < (int)p->n_head; h++) {
+            float *sc = s->scores + (size_t)omp_get_thread_num() * group * n_ctx;
+            size_t kvh = (size_t)(h / group);
+            k->rows_dot(s->q + (size_t)h * hd, kc + kvh * hd, (int64_t)kv_dim, len_all, hd,
+                        scale, sc);
+            wk_softmax(sc, len_all);
+            k->rows_wsum(sc, 0, 1, vc + kvh * hd, (int64_t)kv_dim, len_all, hd,
+                         s->att + (size_t)h * hd, 0);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static) if (parallel)
+    for (size_t i = 0; i < kv_dim; i++)
+        for (int j = 0; j < len_all; j++)
+            s->kt[i * n_ctx + (size_t)j] = kc[(size_t)j * kv_dim + i];
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (parallel)
     for (int t = 0; t < n; t++)
-        for (int h = 0; h < (int)p->n_head; h++) {
-            const float *q = s->q + ((size_t)t * p->n_head + h) * hd;
-            float *sc = s->scores + (size_t)omp_get_thread_num() * s->n_ctx;
-            float *out = s->att + ((size_t)t * p->n_head + h) * hd;
-            int len = pos + t + 1, kvh = h / group;
-            k->rows_dot(q, kc + (size_t)kvh * hd, (int64_t)kv_dim, len, hd, scale, sc);
-            wk_softmax(sc, len);
-            k->rows_wsum(sc, vc + (size_t)kvh * hd, (int64_t)kv_dim, len, hd, out);
+        for (int kvh = 0; kvh < (int)p->n_head_kv; kvh++) {
+            size_t h0 = (size_t)t * p->n_head + (size_t)kvh * group; /* the group's first */
+            float *sc = s->scores + (size_t)omp_get_thread_num() * group * n_ctx;
+            int len = pos + t + 1;
+            k->cols_dot(s->q + h0 * hd, hd, group, s->kt + (size_t)kvh * hd * n_ctx,
+                        (int64_t)n_ctx, len, hd, scale, sc, (int64_t)n_ctx);
+            for (int g = 0; g < group; g++)
+                wk_softmax(sc + (size_t)g * n_ctx, len);
+            k->rows_wsum(sc, (int64_t)n_ctx, group, vc + (size_t)kvh * hd, (int64_t)kv_dim, len,
+                         hd, s->att + h0 * hd, hd);
         }
 }
 

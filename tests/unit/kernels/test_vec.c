@@ -1,5 +1,7 @@
 /* Attention's vector steps (kernels/vec.h) on both paths against a float64 recount, for
- * widths that are and are not multiples of 8 and rows strided wider than they are. */
+ * widths that are and are not multiples of 8 (and of 16), rows strided wider than they are,
+ * and 1 to 5 query rows at once (partial groups of the 4-row tiles); softmax to 1e-6 of
+ * each probability (and the rounding of each score less the largest). */
 #include <criterion/criterion.h>
 
 #include <math.h>
@@ -7,22 +9,34 @@
 
 #include "kernels/traits.h"
 
-enum { MAXN = 72, MAXROWS = 37, STRIDE = 80 };
+enum { MAXN = 72, MAXROWS = 37, STRIDE = 80, MAXG = 5, LDQ = 75, LDO = 81 };
 
 static float val(int i, int salt)
 {
     return sinf((float)(i * 7 + salt)) * (float)(1 + (i + salt) % 5);
 }
 
+static void expect_close(double got, double want, double mag, const char *what, const char *step,
+                         int n, int rows, int g, int at)
+{
+    cr_assert(fabs(got - want) <= 1e-6 * mag + 1e-30, "%s %s n=%d rows=%d query %d at %d: %g vs %g",
+              what, step, n, rows, g, at, got, want);
+}
+
 static void check(const wk_cpu_kernels *k, const char *what)
 {
-    static float q[MAXN], kv[MAXROWS * STRIDE], p[MAXROWS], out[MAXROWS > MAXN ? MAXROWS : MAXN];
+    /* kv: rows of keys / values, STRIDE apart; kt: the same keys transposed (STRIDE apart) */
+    static float q[MAXG * LDQ], kv[MAXROWS * STRIDE], kt[MAXN * STRIDE], p[MAXG * LDQ],
+        out[MAXG * LDO];
     for (int i = 0; i < MAXROWS * STRIDE; i++)
         kv[i] = val(i, 3);
-    for (int i = 0; i < MAXN; i++)
-        q[i] = val(i, 11);
     for (int j = 0; j < MAXROWS; j++)
-        p[j] = fabsf(val(j, 5)) / 5;
+        for (int i = 0; i < MAXN; i++)
+            kt[i * STRIDE + j] = kv[j * STRIDE + i];
+    for (int i = 0; i < MAXG * LDQ; i++) {
+        q[i] = val(i, 11);
+        p[i] = fabsf(val(i, 5)) / 5;
+    }
     for (int n = 1; n <= MAXN; n++)
         for (int rows = 1; rows <= MAXROWS; rows += 6) {
             k->rows_dot(q, kv, STRIDE, rows, n, 0.125f, out);
@@ -32,26 +46,65 @@ static void check(const wk_cpu_kernels *k, const char *what)
                     want += (double)q[i] * kv[j * STRIDE + i];
                     mag += fabs((double)q[i] * kv[j * STRIDE + i]);
                 }
-                cr_assert(fabs(out[j] - 0.125 * want) <= 1e-6 * 0.125 * mag + 1e-30,
-                          "%s rows_dot n=%d row %d: %g vs %g", what, n, j, out[j], 0.125 * want);
+                expect_close(out[j], 0.125 * want, 0.125 * mag, what, "rows_dot", n, rows, 0, j);
             }
-            k->rows_wsum(p, kv, STRIDE, rows, n, out);
-            for (int i = 0; i < n; i++) {
-                double want = 0, mag = 0;
+            int G = 1 + (n + rows) % MAXG;
+            k->cols_dot(q, LDQ, G, kt, STRIDE, rows, n, 0.125f, out, LDO);
+            for (int g = 0; g < G; g++)
                 for (int j = 0; j < rows; j++) {
-                    want += (double)p[j] * kv[j * STRIDE + i];
-                    mag += fabs((double)p[j] * kv[j * STRIDE + i]);
+                    double want = 0, mag = 0;
+                    for (int i = 0; i < n; i++) {
+                        want += (double)q[g * LDQ + i] * kv[j * STRIDE + i];
+                        mag += fabs((double)q[g * LDQ + i] * kv[j * STRIDE + i]);
+                    }
+                    expect_close(out[g * LDO + j], 0.125 * want, 0.125 * mag, what, "cols_dot",
+                                 n, rows, g, j);
                 }
-                cr_assert(fabs(out[i] - want) <= 1e-6 * mag + 1e-30,
-                          "%s rows_wsum n=%d rows=%d col %d: %g vs %g", what, n, rows, i,
-                          out[i], want);
+            k->rows_wsum(p, LDQ, G, kv, STRIDE, rows, n, out, LDO);
+            for (int g = 0; g < G; g++)
+                for (int i = 0; i < n; i++) {
+                    double want = 0, mag = 0;
+                    for (int j = 0; j < rows; j++) {
+                        want += (double)p[g * LDQ + j] * kv[j * STRIDE + i];
+                        mag += fabs((double)p[g * LDQ + j] * kv[j * STRIDE + i]);
+                    }
+                    expect_close(out[g * LDO + i], want, mag, what, "rows_wsum", n, rows, g, i);
+                }
+        }
+}
+
+/* softmax against float64 on scores with ties, a spread wider than float's exponent (so
+ * some probabilities are 0), and lengths with and without a ragged tail */
+static void check_softmax(const wk_cpu_kernels *k, const char *what)
+{
+    enum { MAXL = 300 };
+    static float x[MAXL];
+    for (int n = 1; n <= MAXL; n += n < 40 ? 1 : 37)
+        for (int spread = 0; spread < 3; spread++) {
+            double want[MAXL], max = -INFINITY, sum = 0;
+            for (int i = 0; i < n; i++) {
+                x[i] = spread == 0 ? 1.5f : val(i, 17) * (spread == 1 ? 2.0f : 40.0f);
+                max = fmax(max, x[i]);
             }
+            for (int i = 0; i < n; i++)
+                sum += want[i] = exp((double)x[i] - max);
+            /* x - max is rounded to float first: e^x's relative error grows with it */
+            double gap[MAXL];
+            for (int i = 0; i < n; i++)
+                gap[i] = max - x[i];
+            k->softmax(x, n);
+            for (int i = 0; i < n; i++)
+                cr_assert(fabs(x[i] - want[i] / sum) <=
+                              (1e-6 + 1.2e-7 * gap[i]) * want[i] / sum + 1e-37,
+                          "%s softmax n=%d spread %d at %d: %.9g vs %.9g", what, n, spread, i,
+                          x[i], want[i] / sum);
         }
 }
 
 Test(vec, reference_agrees_with_float64)
 {
     check(wk_cpu_kernels_variant(WK_CPU_REF), "ref");
+    check_softmax(wk_cpu_kernels_variant(WK_CPU_REF), "ref");
 }
 
 Test(vec, avx2_agrees_with_float64)
@@ -60,4 +113,5 @@ Test(vec, avx2_agrees_with_float64)
     if (!k)
         cr_skip_test("this CPU lacks AVX2, FMA or F16C");
     check(k, "avx2");
+    check_softmax(k, "avx2");
 }
