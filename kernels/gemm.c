@@ -11,14 +11,16 @@
 #include "kernels/matmul.h"
 #include "kernels/traits.h"
 
-/* A thread streams every activation row past its panel, so more rows per block mean fewer
- * passes over the activations: on a Zen 5 (2 cores, 48 KiB L1, 1 MiB L2), with the AVX-512
- * micro-kernels, 48 rows prefilled the 1.1B shape 16 % faster than 12 at F16 and 8 % at
- * Q4_0 (slices of 1024 quantized values); 96 or 192 rows with shorter slices, and 24 rows,
- * were slower. */
+/* A thread streams every activation row past its panel, and adds each slice's products into
+ * y: more rows per block mean fewer passes over the activations, longer slices fewer over
+ * y. On a Zen 5 (2 cores, 48 KiB L1, 1 MiB L2) with the AVX-512 micro-kernels, prefilling the
+ * 1.1B shape: 48 rows 16 % faster than 12 at F16 (96 or 192 rows with shorter slices, or
+ * 24 rows, slower); quantized slices of 2048 values 10 % faster than 1024 at Q4_0, 4096 no
+ * faster again. The panels are per thread (thread-local: a few hundred KiB, too much for a
+ * worker thread's stack). */
 #define ROWS 48   /* weight rows per block: a multiple of the micro-kernels' tile rows (3, 4, 16) */
 #define KC_F 2048 /* values per slice of float rows: a 384 KiB panel, in L2 */
-#define KC_Q 1024 /* of quantized rows (a multiple of 256): 114 KiB */
+#define KC_Q 2048 /* of quantized rows (a multiple of 256): 228 KiB */
 /* As in matmul.c: smaller products run on one thread. */
 #define PARALLEL_MIN (1 << 17)
 
@@ -53,7 +55,7 @@ static void gemm_float(const wk_matrix *w, const float *x, int64_t n, float *y,
     size_t elt = wk_type(w->type)->type_size;
 #pragma omp parallel for schedule(dynamic, 1) if (rows * cols * n >= PARALLEL_MIN)
     for (int64_t b = 0; b < blocks; b++) {
-        _Alignas(32) float panel[ROWS * KC_F];
+        static _Thread_local _Alignas(32) float panel[ROWS * KC_F];
         int64_t r0 = b * ROWS, m = min64(ROWS, rows - r0);
         for (int64_t k0 = 0; k0 < cols; k0 += KC_F) {
             int64_t kc = min64(KC_F, cols - k0);
@@ -103,9 +105,9 @@ static void gemm_quant(const wk_matrix *w, int64_t n, float *y, const wk_q8_acts
     int span = wk_repack_span(w->type);
 #pragma omp parallel for schedule(dynamic, 1) if (rows * cols * n >= PARALLEL_MIN)
     for (int64_t b = 0; b < blocks; b++) {
-        _Alignas(32) uint8_t q[ROWS * KC_Q];
-        _Alignas(32) int16_t sc[ROWS * KC_Q / 2];
-        _Alignas(32) float d[ROWS * KC_Q / 32], m[ROWS * KC_Q / 16];
+        static _Thread_local _Alignas(32) uint8_t q[ROWS * KC_Q];
+        static _Thread_local _Alignas(32) int16_t sc[ROWS * KC_Q / 2];
+        static _Thread_local _Alignas(32) float d[ROWS * KC_Q / 32], m[ROWS * KC_Q / 16];
         int64_t r0 = b * ROWS, nr = min64(ROWS, rows - r0);
         for (int64_t k0 = 0; k0 < cols; k0 += KC_Q) {
             int64_t kc = min64(KC_Q, cols - k0), ldm = pad8(kc / 16), ldd = kc / 32 / span;

@@ -16,7 +16,7 @@
  *
  * Signed levels (Q8_0, IQ4_NL, IQ4_XS) are stored plus 128, so unsigned, and 128 times the
  * sum of each 16 activation levels comes off each 16's sum. The interleaving is done per
- * call, for the 48 rows of the driver's panel and 32 groups at a time, and used for every
+ * call, for the 48 rows of the driver's panel and 64 groups at a time, and used for every
  * activation row. */
 #include "kernels/avx512/avx512.h"
 
@@ -28,17 +28,20 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+#define FR 4 /* F32 tiles: weight rows */
+#define FC 6 /* and activation rows: 24 accumulators, 4 + 1 loaded vectors */
+
 INLINE __mmask16 first16(int64_t n)
 {
     return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
 }
 
-INLINE void zero_tile(int R, int C, __m512 acc[4][4])
+INLINE void zero_tile(int R, int C, __m512 acc[4][FC])
 {
     EACH(r, R) EACH(c, C) acc[r][c] = _mm512_setzero_ps();
 }
 
-INLINE void store_tile(int R, int C, __m512 acc[4][4], float *y, int64_t ldy, bool add)
+INLINE void store_tile(int R, int C, __m512 acc[4][FC], float *y, int64_t ldy, bool add)
 {
     EACH(c, C) EACH(r, R) {
         float v = _mm512_reduce_add_ps(acc[r][c]);
@@ -48,13 +51,10 @@ INLINE void store_tile(int R, int C, __m512 acc[4][4], float *y, int64_t ldy, bo
 
 /* ---- F32 ---- */
 
-#define FR 4 /* weight rows per tile */
-#define FC 4 /* activation rows per tile */
-
 INLINE void tile_f32(int R, int C, int64_t k, const float *w, int64_t ldw, const float *x,
                      int64_t ldx, float *y, int64_t ldy, bool add)
 {
-    __m512 acc[4][4];
+    __m512 acc[4][FC];
     zero_tile(R, C, acc);
     for (int64_t i = 0; i < k; i += 16) {
         __mmask16 mask = first16(k - i);
@@ -78,7 +78,7 @@ void wk_gemm_f32_avx512(int64_t k, const float *w, int64_t ldw, int m, const flo
 /* ---- int8: weight rows interleaved ---- */
 
 #define IL 16   /* weight rows per interleaved block: one per int32 lane */
-#define IL_G 32 /* 32-groups interleaved at a time (1024 values) */
+#define IL_G 64 /* 32-groups interleaved at a time (2048 values: a slice of kernels/gemm.c) */
 #define IL_B 3  /* blocks interleaved at a time: 48 rows */
 #define IL_C 8  /* activation rows per tile */
 
@@ -93,10 +93,73 @@ typedef struct il_block {
     _Alignas(64) float m[2 * IL_G][IL];
 } il_block;
 
+/* The levels of group g of 16 whole rows into b->q[g]: a 16 x 8 transpose of 4-byte units.
+ * z_j holds rows 2j and 2j + 1; a permutation pairs their units, so that 64-bit unit k of a_j
+ * is unit k of both rows; the rest is an 8 x 8 transpose of 64-bit units (interleave within
+ * 128-bit lanes, then two rounds of 128-bit lane selects). */
+static void transpose_levels(const uint8_t *q, int64_t ldq, bool sgn, uint8_t out[8][64])
+{
+    const __m512i pair = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
+    __m512i a[8], b[8];
+    for (int j = 0; j < 8; j++) {
+        __m512i z = _mm512_castsi256_si512(
+            _mm256_loadu_si256((const __m256i *)(q + 2 * j * ldq)));
+        z = _mm512_inserti64x4(z, _mm256_loadu_si256((const __m256i *)(q + (2 * j + 1) * ldq)), 1);
+        a[j] = _mm512_permutexvar_epi32(pair, z);
+    }
+    for (int j = 0; j < 8; j += 2) { /* b_j: even units of a_j, a_j+1; b_j+1: odd ones */
+        b[j] = _mm512_unpacklo_epi64(a[j], a[j + 1]);
+        b[j + 1] = _mm512_unpackhi_epi64(a[j], a[j + 1]);
+    }
+    const __m512i flip = _mm512_set1_epi8(sgn ? (char)0x80 : 0);
+    for (int p = 0; p < 2; p++) { /* unit k = 2 l + p is lane l of b_p, b_2+p, b_4+p, b_6+p */
+        __m512i u = _mm512_shuffle_i64x2(b[p], b[2 + p], _MM_SHUFFLE(1, 0, 1, 0));
+        __m512i v = _mm512_shuffle_i64x2(b[4 + p], b[6 + p], _MM_SHUFFLE(1, 0, 1, 0));
+        __m512i uh = _mm512_shuffle_i64x2(b[p], b[2 + p], _MM_SHUFFLE(3, 2, 3, 2));
+        __m512i vh = _mm512_shuffle_i64x2(b[4 + p], b[6 + p], _MM_SHUFFLE(3, 2, 3, 2));
+        __m512i o[4] = {_mm512_shuffle_i64x2(u, v, _MM_SHUFFLE(2, 0, 2, 0)),
+                        _mm512_shuffle_i64x2(u, v, _MM_SHUFFLE(3, 1, 3, 1)),
+                        _mm512_shuffle_i64x2(uh, vh, _MM_SHUFFLE(2, 0, 2, 0)),
+                        _mm512_shuffle_i64x2(uh, vh, _MM_SHUFFLE(3, 1, 3, 1))};
+        for (int l = 0; l < 4; l++)
+            _mm512_store_si512(out[2 * l + p], _mm512_xor_si512(o[l], flip));
+    }
+}
+
+/* 16 whole rows: the levels transposed, the scales and offsets gathered */
+static void interleave16(const wk_q8_rows *w, int r0, int64_t g0, int G, il_block *b)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i at_d = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)w->ldd));
+    __m512i at_sc = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)w->ldsc));
+    __m512i at_m = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)w->ldm));
+    const float *d = w->d + r0 * w->ldd;
+    const int16_t *sc = w->sc + r0 * w->ldsc;
+    const float *m = w->m + r0 * w->ldm;
+    for (int g = 0; g < G; g++) {
+        int64_t ga = g0 + g;
+        transpose_levels(w->q + r0 * w->ldq + 32 * ga, w->ldq, w->is_signed, b->q[g]);
+        if (g % w->span == 0)
+            _mm512_store_ps(b->d[g], _mm512_i32gather_ps(at_d, d + ga / w->span, 4));
+        for (int h = 0; h < 2; h++) {
+            if (w->span > 1) { /* int16 scales: the low half of a 32-bit gather */
+                __m512i v = _mm512_i32gather_epi32(at_sc, sc + 16 * ga + 8 * h, 2);
+                _mm512_store_si512(b->sc[2 * g + h], _mm512_srai_epi32(_mm512_slli_epi32(v, 16), 16));
+            }
+            if (!w->is_signed)
+                _mm512_store_ps(b->m[2 * g + h], _mm512_i32gather_ps(at_m, m + 2 * ga + h, 4));
+        }
+    }
+}
+
 /* Rows r0 .. r0 + nr - 1 (nr <= 16; the other lanes get zero weights) of groups
  * g0 .. g0 + G - 1 into b; g0 is a multiple of 8. */
 static void interleave(const wk_q8_rows *w, int r0, int nr, int64_t g0, int G, il_block *b)
 {
+    if (nr == IL) {
+        interleave16(w, r0, g0, G, b);
+        return;
+    }
     uint32_t flip = w->is_signed ? 0x80808080u : 0;
     for (int i = 0; i < IL; i++) {
         int64_t r = r0 + i;
@@ -157,7 +220,7 @@ INLINE void il_tile(int C, const il_block *b, int G, int span, bool sgn, const w
         for (int g = 0; g < G; g++) {
             __m512i is[IL_C];
             EACH(c, C) is[c] = _mm512_setzero_si512();
-            for (int k = 0; k < 8; k++) {
+            EACH(k, 8) {
                 __m512i wv = _mm512_load_si512(b->q[g][k]);
                 EACH(c, C) is[c] = _mm512_dpbusd_epi32(is[c], wv,
                                                        quad(a->q + c * a->ldq + 32 * g + 4 * k));
@@ -179,7 +242,7 @@ INLINE void il_tile(int C, const il_block *b, int G, int span, bool sgn, const w
             for (int j = 2 * g0; j < 2 * g0 + 16; j++) { /* the 16s of the super-block */
                 __m512i is[IL_C];
                 EACH(c, C) is[c] = _mm512_setzero_si512();
-                for (int k = 0; k < 4; k++) {
+                EACH(k, 4) {
                     __m512i wv = _mm512_load_si512(b->q[j / 2][4 * (j % 2) + k]);
                     EACH(c, C) is[c] = _mm512_dpbusd_epi32(is[c], wv,
                                                            quad(a->q + c * a->ldq + 16 * j + 4 * k));
@@ -251,7 +314,7 @@ static void il_dispatch(int C, const il_block *b, int G, int span, bool sgn,
 void wk_gemm_q8_avx512(int64_t groups, const wk_q8_rows *w, int m, const wk_q8_acts *a, int n,
                        float *y, int64_t ldy, bool add)
 {
-    il_block blocks[IL_B];
+    static _Thread_local il_block blocks[IL_B]; /* 156 KiB: not on a worker's stack */
     int32_t corr[IL_C][2 * IL_G];
     for (int64_t g0 = 0; g0 < groups; g0 += IL_G) {
         int G = groups - g0 < IL_G ? (int)(groups - g0) : IL_G;
