@@ -66,6 +66,8 @@ static void fill_tables(void)
     avx512_kernels = avx2_kernels;
     avx512_kernels.gemm_f32 = wk_gemm_f32_avx512;
     avx512_kernels.gemm_q8 = wk_gemm_q8_avx512;
+    avx512_kernels.cols_dot = wk_cols_dot_avx512;
+    avx512_kernels.rows_wsum = wk_rows_wsum_avx512;
 
     have_avx2 = wk_cpu_has_avx2();
     have_avx512 = wk_cpu_has_avx512();

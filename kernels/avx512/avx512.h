@@ -1,6 +1,7 @@
 /* The AVX-512 kernels (kernels/avx512/, built with AVX-512 F/BW/VL/VNNI flags beside the
- * AVX2 ones). They exist where a wider register pays most, the micro-kernels of the tiled
- * products (prompt processing is compute-bound); everything else keeps its AVX2 twin. Only
+ * AVX2 ones). They exist where a wider register pays most, in prompt processing, which is
+ * compute-bound: the micro-kernels of the tiled products and the batched attention steps;
+ * everything else keeps its AVX2 twin. Only
  * kernels/traits.c (which checks the CPU first) and the tests call them. */
 #ifndef WK_KERNELS_AVX512_H
 #define WK_KERNELS_AVX512_H
@@ -15,5 +16,11 @@ void wk_gemm_f32_avx512(int64_t k, const float *w, int64_t ldw, int m, const flo
                         int64_t ldx, int n, float *y, int64_t ldy, bool add);
 void wk_gemm_q8_avx512(int64_t groups, const wk_q8_rows *w, int m, const wk_q8_acts *a, int n,
                        float *y, int64_t ldy, bool add);
+
+/* vec.c: the batched attention steps (kernels/vec.h), held like their AVX2 twins to float64 */
+void wk_cols_dot_avx512(const float *q, int64_t ldq, int G, const float *kt, int64_t ldk,
+                        int64_t rows, int64_t n, float scale, float *out, int64_t ldo);
+void wk_rows_wsum_avx512(const float *p, int64_t ldp, int G, const float *v, int64_t stride,
+                         int64_t rows, int64_t n, float *out, int64_t ldo);
 
 #endif

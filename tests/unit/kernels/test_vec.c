@@ -1,6 +1,6 @@
 /* Attention's vector steps (kernels/vec.h) on both paths against a float64 recount, for
  * widths that are and are not multiples of 8 (and of 16), rows strided wider than they are,
- * and 1 to 5 query rows at once (partial groups of the 4-row tiles); softmax to 1e-6 of
+ * and 1 to 10 query rows at once (partial groups of the 4- and 8-row tiles); softmax to 1e-6 of
  * each probability (and the rounding of each score less the largest). */
 #include <criterion/criterion.h>
 
@@ -9,7 +9,7 @@
 
 #include "kernels/traits.h"
 
-enum { MAXN = 72, MAXROWS = 37, STRIDE = 80, MAXG = 5, LDQ = 75, LDO = 81 };
+enum { MAXN = 72, MAXROWS = 37, STRIDE = 80, MAXG = 10, LDQ = 75, LDO = 81 };
 
 static float val(int i, int salt)
 {
@@ -114,4 +114,12 @@ Test(vec, avx2_agrees_with_float64)
         cr_skip_test("this CPU lacks AVX2, FMA or F16C");
     check(k, "avx2");
     check_softmax(k, "avx2");
+}
+
+Test(vec, avx512_agrees_with_float64)
+{
+    const wk_cpu_kernels *k = wk_cpu_kernels_variant(WK_CPU_AVX512);
+    if (!k)
+        cr_skip_test("this CPU lacks AVX-512 F/BW/VL/VNNI");
+    check(k, "avx512");
 }
