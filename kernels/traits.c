@@ -1,6 +1,6 @@
 /* The CPU traits table (kernels/traits.h): filled once, on first use, from the reference
  * table of quant/types.c and, when the CPU allows, the AVX2 twins of kernels/avx2/ and the
- * AVX-512 micro-kernels of kernels/avx512/. */
+ * AVX-512 kernels of kernels/avx512/. */
 #include "kernels/traits.h"
 
 #include <pthread.h>

@@ -4,7 +4,8 @@
  * quant/types.h describes a type and holds its portable scalar reference; this table holds
  * what to call on this machine: the AVX2/F16C twin when the CPU has AVX2, FMA and F16C (and
  * WK_NO_SIMD is unset), else the reference; where the CPU also has AVX-512 with VNNI (and
- * WK_NO_AVX512 is unset), the tiled products' micro-kernels of kernels/avx512/. Type-independent kernels (the moments of
+ * WK_NO_AVX512 is unset), the prompt's kernels of kernels/avx512/ (the tiled products'
+ * micro-kernels, batched attention). Type-independent kernels (the moments of
  * wk-inspect --stats) are chosen the same way. Everything outside kernels/ calls through
  * here and never names an _avx2 function. */
 #ifndef WK_KERNELS_TRAITS_H
@@ -54,7 +55,7 @@ typedef enum wk_cpu_variant {
     WK_CPU_CHOSEN,
     WK_CPU_REF,
     WK_CPU_AVX2,
-    WK_CPU_AVX512 /* AVX2's set with the AVX-512 micro-kernels of the tiled products */
+    WK_CPU_AVX512 /* AVX2's set with the AVX-512 tiled products and batched attention */
 } wk_cpu_variant;
 
 /* Test-only: the traits of a given variant, so tests can hold every SIMD twin against its

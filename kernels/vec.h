@@ -1,14 +1,15 @@
 /* The float-vector steps of attention over a KV cache: queries against the cached keys, and
  * the probability-weighted sums of the cached value rows. The scalar references are here,
- * the AVX2/FMA twins in kernels/avx2/vec.c, reached through the CPU traits
+ * the AVX2/FMA twins in kernels/avx2/vec.c (and AVX-512 ones of the batched steps in
+ * kernels/avx512/vec.c), reached through the CPU traits
  * (wk_cpu_kernels). The twins sum in another order and fuse their multiply-adds, so the two
  * agree to rounding, not bit for bit.
  *
  * A token's decode takes one query head at a time against keys stored as rows (the cache as
  * it is); a prompt takes the G query heads that share a KV head against the keys transposed
  * once per layer (a column per key), so that a vector holds the scores of consecutive keys
- * and no sum across lanes is needed. The weighted sums take G rows of probabilities at once
- * in both cases: each value row is read once for the G heads. */
+ * and no sum across lanes is needed, and their weighted sums as G rows of probabilities at
+ * once, each value row read once for the G heads (a token's decode passes one row). */
 #ifndef WK_KERNELS_VEC_H
 #define WK_KERNELS_VEC_H
 

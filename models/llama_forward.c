@@ -312,7 +312,7 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
             size_t kvh = (size_t)(h / group);
             k->rows_dot(s->q + (size_t)h * hd, kc + kvh * hd, (int64_t)kv_dim, len_all, hd,
                         scale, sc);
-            wk_softmax(sc, len_all);
+            k->softmax(sc, len_all);
             k->rows_wsum(sc, 0, 1, vc + kvh * hd, (int64_t)kv_dim, len_all, hd,
                          s->att + (size_t)h * hd, 0);
         }
@@ -331,7 +331,7 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
             k->cols_dot(s->q + h0 * hd, hd, group, s->kt + (size_t)kvh * hd * n_ctx,
                         (int64_t)n_ctx, len, hd, scale, sc, (int64_t)n_ctx);
             for (int g = 0; g < group; g++)
-                wk_softmax(sc + (size_t)g * n_ctx, len);
+                k->softmax(sc + (size_t)g * n_ctx, len);
             k->rows_wsum(sc, (int64_t)n_ctx, group, vc + (size_t)kvh * hd, (int64_t)kv_dim, len,
                          hd, s->att + h0 * hd, hd);
         }

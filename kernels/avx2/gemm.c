@@ -88,8 +88,12 @@ INLINE void tile_f32(int R, int C, int64_t k, const float *w, int64_t ldw, const
 void wk_gemm_f32_avx2(int64_t k, const float *w, int64_t ldw, int m, const float *x,
                       int64_t ldx, int n, float *y, int64_t ldy, bool add)
 {
-    TILE_GRID(FR, FC, m, n, tile_f32, k, w + r0 * ldw, ldw, x + c0 * ldx, ldx,
-              y + c0 * ldy + r0, ldy, add)
+    for (int c0 = 0; c0 < n; c0 += FC)
+        for (int r0 = 0; r0 < m; r0 += FR) {
+            int R = m - r0 < FR ? m - r0 : FR, C = n - c0 < FC ? n - c0 : FC;
+            TILES(FR, FC, tile_f32, k, w + r0 * ldw, ldw, x + c0 * ldx, ldx, y + c0 * ldy + r0,
+                  ldy, add)
+        }
 }
 
 /* ---- int8 ---- */

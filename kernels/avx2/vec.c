@@ -130,7 +130,8 @@ INLINE __m256 exp_neg(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
     return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
@@ -158,9 +159,10 @@ void wk_softmax_avx2(float *x, int64_t n)
         x[i] = expf(x[i] - max);
         sum += x[i];
     }
-    __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
+    float inv = (float)(1.0 / sum);
+    __m256 inv8 = _mm256_set1_ps(inv);
     for (i = 0; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv8));
     for (; i < n; i++)
-        x[i] *= (float)(1.0 / sum);
+        x[i] *= inv;
 }

@@ -1,8 +1,8 @@
 /* The AVX-512 kernels (kernels/avx512/, built with AVX-512 F/BW/VL/VNNI flags beside the
  * AVX2 ones). They exist where a wider register pays most, in prompt processing, which is
  * compute-bound: the micro-kernels of the tiled products and the batched attention steps;
- * everything else keeps its AVX2 twin. Only
- * kernels/traits.c (which checks the CPU first) and the tests call them. */
+ * everything else keeps its AVX2 twin. Only kernels/traits.c (which checks the CPU first)
+ * and the tests call them. */
 #ifndef WK_KERNELS_AVX512_H
 #define WK_KERNELS_AVX512_H
 

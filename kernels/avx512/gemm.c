@@ -27,17 +27,12 @@
 #include "kernels/avx512/avx512.h"
 
 #include <immintrin.h>
-
 #include <string.h>
 
+#include "kernels/avx512/lanes.h"
 #include "kernels/tile.h"
 
 #define INLINE static inline __attribute__((always_inline))
-
-INLINE __mmask16 first16(int64_t n)
-{
-    return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-}
 
 /* ---- F32: weight rows transposed ---- */
 
@@ -52,7 +47,7 @@ static void transpose_f32(const float *w, int64_t ldw, int mr, int64_t kc, float
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __m512i at = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)ldw));
     for (int v = 0; v < FB / 16; v++) {
-        __mmask16 live = first16(mr - 16 * v);
+        __mmask16 live = wk_first16(mr - 16 * v);
         const float *wv = w + 16 * v * ldw;
         for (int64_t k = 0; k < kc; k++)
             _mm512_store_ps(wt + k * FB + 16 * v,
@@ -79,7 +74,7 @@ INLINE void tile_f32(int C, const float *wt, int64_t kc, const float *x, int64_t
         }
     }
     EACH(c, C) for (int v = 0; v < 3; v++) {
-        __mmask16 mask = first16(mr - 16 * v);
+        __mmask16 mask = wk_first16(mr - 16 * v);
         __m512 o = acc[v][c];
         if (add)
             o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(mask, y + c * ldy + 16 * v));
@@ -179,7 +174,8 @@ static void interleave16(const wk_q8_rows *w, int r0, int64_t g0, int G, il_bloc
         for (int h = 0; h < 2; h++) {
             if (w->span > 1) { /* int16 scales: the low half of a 32-bit gather */
                 __m512i v = _mm512_i32gather_epi32(at_sc, sc + 16 * ga + 8 * h, 2);
-                _mm512_store_si512(b->sc[2 * g + h], _mm512_srai_epi32(_mm512_slli_epi32(v, 16), 16));
+                _mm512_store_si512(b->sc[2 * g + h],
+                                   _mm512_srai_epi32(_mm512_slli_epi32(v, 16), 16));
             }
             if (!w->is_signed)
                 _mm512_store_ps(b->m[2 * g + h], _mm512_i32gather_ps(at_m, m + 2 * ga + h, 4));
@@ -263,8 +259,8 @@ INLINE void il_tile(int C, const il_block *b, int G, int span, bool sgn, const w
             __m512 dw = _mm512_load_ps(b->d[g]);
             EACH(c, C) {
                 if (sgn)
-                    is[c] = _mm512_sub_epi32(is[c],
-                                             _mm512_set1_epi32(corr[c][2 * g] + corr[c][2 * g + 1]));
+                    is[c] = _mm512_sub_epi32(
+                        is[c], _mm512_set1_epi32(corr[c][2 * g] + corr[c][2 * g + 1]));
                 acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[c]),
                                          _mm512_mul_ps(dw, _mm512_set1_ps(a->d[c * a->ldd + g])),
                                          acc[c]);
@@ -279,8 +275,8 @@ INLINE void il_tile(int C, const il_block *b, int G, int span, bool sgn, const w
                 EACH(c, C) is[c] = _mm512_setzero_si512();
                 EACH(k, 4) {
                     __m512i wv = _mm512_load_si512(b->q[j / 2][4 * (j % 2) + k]);
-                    EACH(c, C) is[c] = _mm512_dpbusd_epi32(is[c], wv,
-                                                           quad(a->q + c * a->ldq + 16 * j + 4 * k));
+                    EACH(c, C) is[c] = _mm512_dpbusd_epi32(
+                        is[c], wv, quad(a->q + c * a->ldq + 16 * j + 4 * k));
                 }
                 __m512i sc = _mm512_load_si512(b->sc[j]);
                 EACH(c, C) {
@@ -305,7 +301,7 @@ INLINE void il_tile(int C, const il_block *b, int G, int span, bool sgn, const w
 /* y[c * ldy + i] (+)= lane i of acc[c], for i < nr */
 INLINE void il_store(int C, __m512 acc[IL_C], float *y, int64_t ldy, int nr, bool add)
 {
-    __mmask16 k = first16(nr);
+    __mmask16 k = wk_first16(nr);
     EACH(c, C) {
         __m512 v = acc[c];
         if (add)

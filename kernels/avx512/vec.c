@@ -6,21 +6,17 @@
 
 #include <immintrin.h>
 
+#include "kernels/avx512/lanes.h"
 #include "kernels/tile.h"
 
 #define INLINE static inline __attribute__((always_inline))
-
-INLINE __mmask16 first16(int64_t n)
-{
-    return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-}
 
 /* out[g * ldo + x0 + x] = scale * sum over y < K of a[g * lda + y] * b[y * ldb + x0 + x], for
  * g < G (constant, at most 8) and x < 32 (< N - x0) */
 INLINE void outer_tile(int G, const float *a, int64_t lda, const float *b, int64_t ldb,
                        int64_t K, int64_t x0, int64_t N, float scale, float *out, int64_t ldo)
 {
-    __mmask16 m0 = first16(N - x0), m1 = first16(N - x0 - 16);
+    __mmask16 m0 = wk_first16(N - x0), m1 = wk_first16(N - x0 - 16);
     __m512 acc[8][2];
     EACH(g, G) acc[g][0] = acc[g][1] = _mm512_setzero_ps();
     for (int64_t y = 0; y < K; y++) {

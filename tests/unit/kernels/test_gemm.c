@@ -234,7 +234,8 @@ static int expect_product(wk_cpu_variant v, product *p, int64_t n, const char *w
             reference(p, c, r, &want, &tol);
             if (!(fabs(y[c * rows + r] - want) <= tol) && bad++ < 3)
                 cr_expect(0, "%s %s %s rows %lld k %lld n %lld: y[%lld][%lld] %.9g vs %.9g",
-                          v == WK_CPU_AVX512 ? "AVX-512" : "AVX2", wk_type(p->w.type)->name, what, (long long)rows,
+                          v == WK_CPU_AVX512 ? "AVX-512" : "AVX2", wk_type(p->w.type)->name,
+                          what, (long long)rows,
                           (long long)p->w.cols, (long long)n, (long long)c, (long long)r,
                           y[c * rows + r], want);
         }

@@ -1,7 +1,7 @@
-/* Attention's vector steps (kernels/vec.h) on both paths against a float64 recount, for
+/* Attention's vector steps (kernels/vec.h) on every path against a float64 recount, for
  * widths that are and are not multiples of 8 (and of 16), rows strided wider than they are,
- * and 1 to 10 query rows at once (partial groups of the 4- and 8-row tiles); softmax to 1e-6 of
- * each probability (and the rounding of each score less the largest). */
+ * and 1 to 10 query rows at once (partial groups of the 4- and 8-row tiles); softmax to 1e-6
+ * of each probability (and the rounding of each score less the largest). */
 #include <criterion/criterion.h>
 
 #include <math.h>
@@ -16,11 +16,12 @@ static float val(int i, int salt)
     return sinf((float)(i * 7 + salt)) * (float)(1 + (i + salt) % 5);
 }
 
-static void expect_close(double got, double want, double mag, const char *what, const char *step,
-                         int n, int rows, int g, int at)
+static void expect_close(double got, double want, double mag, const char *what,
+                         const char *step, int n, int rows, int g, int at)
 {
-    cr_assert(fabs(got - want) <= 1e-6 * mag + 1e-30, "%s %s n=%d rows=%d query %d at %d: %g vs %g",
-              what, step, n, rows, g, at, got, want);
+    cr_assert(fabs(got - want) <= 1e-6 * mag + 1e-30,
+              "%s %s n=%d rows=%d query %d at %d: %g vs %g", what, step, n, rows, g, at, got,
+              want);
 }
 
 static void check(const wk_cpu_kernels *k, const char *what)
