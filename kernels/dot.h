@@ -13,6 +13,7 @@
 #ifndef WK_KERNELS_DOT_H
 #define WK_KERNELS_DOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quant/types.h"
@@ -20,6 +21,16 @@
 /* *s = sum over n elements of weight row x (its type) times activation row y (its
  * vec_dot_type); n a multiple of both block sizes. */
 typedef void (*wk_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
+
+/* Decoding's matrix-vector product, where a kernel set has one for a weight type (the CPU
+ * traits' matvec_*): the activation row (the type's vec_dot_type, n values) is brought once
+ * into the kernel's form in prep (prep_size(n) bytes, 64-byte aligned), then
+ * y[r] = weight row r . activations for r < rows, row r at w + r * row_bytes. Same sums as
+ * vec_dot, in another float order. */
+typedef size_t (*wk_matvec_prep_size_fn)(int64_t n);
+typedef void (*wk_matvec_prep_fn)(int64_t n, const void *act, void *prep);
+typedef void (*wk_matvec_fn)(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
+                             const void *prep);
 
 /* The activation type a weight type is multiplied with (WK_DTYPE_COUNT: no dot product). */
 wk_dtype wk_vec_dot_type(wk_dtype weight);

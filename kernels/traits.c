@@ -10,7 +10,8 @@
 #include "kernels/avx512/avx512.h"
 #include "kernels/cpu.h"
 
-static wk_cpu_type_traits ref_types[WK_DTYPE_COUNT], avx2_types[WK_DTYPE_COUNT];
+static wk_cpu_type_traits ref_types[WK_DTYPE_COUNT], avx2_types[WK_DTYPE_COUNT],
+    avx512_types[WK_DTYPE_COUNT];
 static wk_cpu_type_traits chosen_types[WK_DTYPE_COUNT];
 static wk_cpu_kernels ref_kernels, avx2_kernels, avx512_kernels, chosen_kernels;
 static bool have_avx2, have_avx512;
@@ -63,6 +64,10 @@ static void fill_tables(void)
                                     wk_row_error_avx2, wk_gemm_f32_avx2, wk_gemm_q8_avx2,
                                     wk_rows_dot_avx2, wk_cols_dot_avx2, wk_rows_wsum_avx2,
                                     wk_softmax_avx2};
+    memcpy(avx512_types, avx2_types, sizeof avx512_types);
+    avx512_types[WK_Q4_0].matvec_prep_size = wk_matvec_prep_size_q4_0_avx512;
+    avx512_types[WK_Q4_0].matvec_prep = wk_matvec_prep_q4_0_avx512;
+    avx512_types[WK_Q4_0].matvec = wk_matvec_q4_0_avx512;
     avx512_kernels = avx2_kernels;
     avx512_kernels.gemm_f32 = wk_gemm_f32_avx512;
     avx512_kernels.gemm_q8 = wk_gemm_q8_avx512;
@@ -86,6 +91,11 @@ static void fill_tables(void)
             chosen_types[t].vec_dot = avx2_types[t].vec_dot;
         if (avx2_types[t].levels)
             chosen_types[t].levels = avx2_types[t].levels;
+        if (have_avx512 && avx512_types[t].matvec) {
+            chosen_types[t].matvec_prep_size = avx512_types[t].matvec_prep_size;
+            chosen_types[t].matvec_prep = avx512_types[t].matvec_prep;
+            chosen_types[t].matvec = avx512_types[t].matvec;
+        }
     }
     chosen_kernels = have_avx512 ? avx512_kernels : avx2_kernels;
 }
@@ -100,8 +110,8 @@ const wk_cpu_type_traits *wk_cpu_type_variant(wk_dtype t, wk_cpu_variant v)
         return &ref_types[t];
     case WK_CPU_AVX2:
         return have_avx2 ? &avx2_types[t] : NULL;
-    case WK_CPU_AVX512: /* the types' kernels are AVX2's */
-        return have_avx512 ? &avx2_types[t] : NULL;
+    case WK_CPU_AVX512:
+        return have_avx512 ? &avx512_types[t] : NULL;
     default:
         return &chosen_types[t];
     }

@@ -4,8 +4,8 @@
  * quant/types.h describes a type and holds its portable scalar reference; this table holds
  * what to call on this machine: the AVX2/F16C twin when the CPU has AVX2, FMA and F16C (and
  * WK_NO_SIMD is unset), else the reference; where the CPU also has AVX-512 with VNNI (and
- * WK_NO_AVX512 is unset), the prompt's kernels of kernels/avx512/ (the tiled products'
- * micro-kernels, batched attention). Type-independent kernels (the moments of
+ * WK_NO_AVX512 is unset), the kernels of kernels/avx512/ (the tiled products'
+ * micro-kernels, batched attention, decoding's matrix-vector products of some types). Type-independent kernels (the moments of
  * wk-inspect --stats) are chosen the same way. Everything outside kernels/ calls through
  * here and never names an _avx2 function. */
 #ifndef WK_KERNELS_TRAITS_H
@@ -27,6 +27,9 @@ typedef struct wk_cpu_type_traits {
     wk_vec_dot_fn vec_dot;       /* weight row . activation row (kernels/dot.h), or NULL */
     wk_dtype vec_dot_type;       /* the activations' type for vec_dot */
     wk_levels_fn levels;         /* quantized types with vec_dot: canonical int8 levels (gemm.h) */
+    wk_matvec_prep_size_fn matvec_prep_size; /* decoding's one-row product (dot.h), */
+    wk_matvec_prep_fn matvec_prep;           /* where this set has one; else NULL */
+    wk_matvec_fn matvec;
 } wk_cpu_type_traits;
 
 typedef void (*wk_stats_block_fn)(wk_moments *acc, const float *x, size_t n);
@@ -55,7 +58,8 @@ typedef enum wk_cpu_variant {
     WK_CPU_CHOSEN,
     WK_CPU_REF,
     WK_CPU_AVX2,
-    WK_CPU_AVX512 /* AVX2's set with the AVX-512 tiled products and batched attention */
+    WK_CPU_AVX512 /* AVX2's set with the AVX-512 tiled products, batched attention and the
+                     matrix-vector products of some types */
 } wk_cpu_variant;
 
 /* Test-only: the traits of a given variant, so tests can hold every SIMD twin against its

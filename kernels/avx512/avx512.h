@@ -1,12 +1,14 @@
 /* The AVX-512 kernels (kernels/avx512/, built with AVX-512 F/BW/VL/VNNI flags beside the
- * AVX2 ones). They exist where a wider register pays most, in prompt processing, which is
- * compute-bound: the micro-kernels of the tiled products and the batched attention steps;
- * everything else keeps its AVX2 twin. Only kernels/traits.c (which checks the CPU first)
+ * AVX2 ones). They exist where a wider register pays most: in prompt processing, which is
+ * compute-bound, the micro-kernels of the tiled products and the batched attention steps; in
+ * decoding, the matrix-vector products of the types whose per-row dot products cost more
+ * than reading their bytes. Everything else keeps its AVX2 twin. Only kernels/traits.c (which checks the CPU first)
  * and the tests call them. */
 #ifndef WK_KERNELS_AVX512_H
 #define WK_KERNELS_AVX512_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kernels/gemm.h"
@@ -22,5 +24,11 @@ void wk_cols_dot_avx512(const float *q, int64_t ldq, int G, const float *kt, int
                         int64_t rows, int64_t n, float scale, float *out, int64_t ldo);
 void wk_rows_wsum_avx512(const float *p, int64_t ldp, int G, const float *v, int64_t stride,
                          int64_t rows, int64_t n, float *out, int64_t ldo);
+
+/* matvec.c: decoding's matrix-vector products (kernels/dot.h), held to the dot products */
+size_t wk_matvec_prep_size_q4_0_avx512(int64_t n);
+void wk_matvec_prep_q4_0_avx512(int64_t n, const void *act, void *prep);
+void wk_matvec_q4_0_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
+                           const void *prep);
 
 #endif

@@ -7,6 +7,8 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "kernels/traits.h"
 #include "quant/blocks.h"
@@ -74,7 +76,8 @@ static int64_t unit_of(wk_dtype wt, wk_dtype at)
     return a > b ? a : b;
 }
 
-/* Both paths of one weight type against want, within tol; returns the number of paths run. */
+/* Every path of one weight type (the reference and AVX2 dot products, the AVX-512
+ * matrix-vector product of one row where there is one) against want, within tol; returns the number of paths run. */
 static int expect_both(wk_dtype t, int64_t n, const void *w, const void *a, double want,
                        double tol, const char *what)
 {
@@ -89,7 +92,16 @@ static int expect_both(wk_dtype t, int64_t n, const void *w, const void *a, doub
     simd->vec_dot(n, &got, w, a);
     cr_expect(fabs(got - want) <= tol, "%s avx2, %s, n=%lld: %.9g vs %.9g", wk_type(t)->name,
               what, (long long)n, got, want);
-    return 2;
+    const wk_cpu_type_traits *wide = wk_cpu_type_variant(t, WK_CPU_AVX512);
+    if (!wide || !wide->matvec)
+        return 2;
+    void *prep = aligned_alloc(64, (wide->matvec_prep_size(n) + 63) / 64 * 64);
+    wide->matvec_prep(n, a, prep);
+    wide->matvec(n, 1, &got, w, 0, prep);
+    free(prep);
+    cr_expect(fabs(got - want) <= tol, "%s avx512 matvec, %s, n=%lld: %.9g vs %.9g",
+              wk_type(t)->name, what, (long long)n, got, want);
+    return 3;
 }
 
 Test(dot, every_weight_type_against_the_decoded_rows)
@@ -203,4 +215,59 @@ Test(dot, the_chosen_dot_is_the_simd_one_on_this_cpu)
                   wk_type((wk_dtype)t)->name);
         cr_expect(chosen->vec_dot == simd->vec_dot, "%s", wk_type((wk_dtype)t)->name);
     }
+}
+
+/* The matrix-vector products (kernels/dot.h), where this CPU has them: many rows at once,
+ * each equal to its dot product, and rows that end the mapping before an unreadable page, so
+ * a kernel that read one byte past the last block would fault. */
+Test(dot, matvec_rows_against_the_dot_products_up_to_a_guard_page)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    int kinds = 0;
+    for (int t = 0; t < WK_DTYPE_COUNT; t++) {
+        const wk_cpu_type_traits *wide = wk_cpu_type_variant((wk_dtype)t, WK_CPU_AVX512);
+        if (!wide || !wide->matvec)
+            continue;
+        kinds++;
+        const wk_type_traits *tt = wk_type((wk_dtype)t);
+        wk_dtype at = wide->vec_dot_type;
+        for (size_t k = 0; k < N_COUNTS; k++) {
+            int64_t n = counts[k] * unit_of((wk_dtype)t, at), rows = 13;
+            size_t row_bytes = (size_t)(n / tt->block_size) * tt->type_size;
+            size_t bytes = row_bytes * (size_t)rows;
+            size_t span = (bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
+            uint8_t *map = mmap(NULL, span + (size_t)page, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            cr_assert(map != MAP_FAILED);
+            cr_assert(mprotect(map + span, (size_t)page, PROT_NONE) == 0);
+            uint8_t *w = map + span - bytes; /* the last row ends at the guard page */
+            float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), got[13];
+            for (int64_t i = 0; i < n; i++)
+                y[i] = dt_gauss();
+            for (int64_t r = 0; r < rows; r++) {
+                for (int64_t i = 0; i < n; i++)
+                    x[i] = 0.05f * dt_gauss();
+                wk_cpu_type_variant((wk_dtype)t, WK_CPU_REF)->from_float(x, w + r * row_bytes, n);
+            }
+            void *a = encode(at, y, n);
+            void *prep = aligned_alloc(64, (wide->matvec_prep_size(n) + 63) / 64 * 64);
+            wide->matvec_prep(n, a, prep);
+            wide->matvec(n, rows, got, w, row_bytes, prep);
+            for (int64_t r = 0; r < rows; r++) {
+                float want;
+                wide->vec_dot(n, &want, w + r * row_bytes, a);
+                cr_expect(fabsf(got[r] - want) <= 1e-5f * sqrtf((float)n) * 0.2f + 1e-6f,
+                          "%s n=%lld row %lld: %.9g vs its dot product %.9g", tt->name,
+                          (long long)n, (long long)r, got[r], want);
+            }
+            free(prep);
+            free(a);
+            free(x);
+            free(y);
+            munmap(map, span + (size_t)page);
+        }
+    }
+    if (!wk_cpu_kernels_variant(WK_CPU_AVX512))
+        cr_skip_test("this CPU has no AVX-512 VNNI: no matrix-vector products to test");
+    cr_expect_geq(kinds, 1, "the AVX-512 set has matrix-vector products");
 }
