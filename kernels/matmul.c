@@ -2,7 +2,6 @@
 #include "kernels/matmul.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdbool.h>
 
 #include "kernels/gemm.h"
@@ -21,18 +20,20 @@ static size_t row_bytes(wk_dtype t, int64_t cols)
 
 size_t wk_matmul_scratch(const wk_matrix *w, int64_t n)
 {
-    const wk_cpu_type_traits *tt = wk_cpu_type(w->type);
-    size_t dots = row_bytes(tt->vec_dot_type, w->cols) * (size_t)n;
-    if (tt->matvec) /* for one row: the prepared activations, 64-byte aligned, after it */
-        dots += 64 + tt->matvec_prep_size(w->cols);
-    size_t tiles = wk_gemm_scratch(w->type, w->cols, n);
-    return dots > tiles ? dots : tiles;
+    size_t dots = row_bytes(wk_cpu_type(w->type)->vec_dot_type, w->cols) * (size_t)n;
+    size_t tiles = wk_gemm_scratch(w->type, w->cols, n), one = wk_matvec_scratch(&w, 1);
+    size_t most = dots > tiles ? dots : tiles;
+    return most > one ? most : one;
 }
 
 void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *scratch)
 {
+    if (n == 1) {
+        wk_matvec(&w, 1, x, &y, scratch);
+        return;
+    }
     /* a batch: by tiles where this CPU has the micro-kernels (kernels/gemm.h) */
-    if (n > 1 && wk_gemm(w, x, n, y, scratch))
+    if (wk_gemm(w, x, n, y, scratch))
         return;
     const wk_cpu_type_traits *tt = wk_cpu_type(w->type);
     wk_dtype at = tt->vec_dot_type;
@@ -40,29 +41,13 @@ void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *sc
     const void *act = x;
     if (at != WK_F32) {
         const wk_cpu_type_traits *a = wk_cpu_type(at);
-#pragma omp parallel for schedule(static) if (n > 1 && w->cols * n >= PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (w->cols * n >= PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++)
             a->from_float(x + i * w->cols, (uint8_t *)scratch + (size_t)i * act_row, w->cols);
         act = scratch;
     }
     bool parallel = w->rows * w->cols * n >= PARALLEL_MIN;
-    if (n == 1 && tt->matvec) {
-        void *prep = (void *)(((uintptr_t)scratch + act_row + 63) & ~(uintptr_t)63);
-        tt->matvec_prep(w->cols, act, prep);
-        /* equal contiguous shares, as below */
-#pragma omp parallel if (parallel)
-        {
-            int nt = omp_get_num_threads(), t = omp_get_thread_num();
-            int64_t r0 = w->rows * t / nt, r1 = w->rows * (t + 1) / nt;
-            tt->matvec(w->cols, r1 - r0, y + r0, (const uint8_t *)w->data + (size_t)r0 * in_row,
-                       in_row, prep);
-        }
-        return;
-    }
     int64_t blocks = (w->rows + ROW_BLOCK - 1) / ROW_BLOCK;
-    /* Equal contiguous shares: a thread streams one run of rows, which the prefetchers
-     * follow, and no thread asks for work. Against dynamic chunks of 64 rows this decoded
-     * the 1.1B shape 14-29 % faster at Q4_0, Q4_K_M and Q6_K (3 % at F16), paired runs. */
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t b = 0; b < blocks; b++) {
         int64_t r1 = (b + 1) * ROW_BLOCK < w->rows ? (b + 1) * ROW_BLOCK : w->rows;

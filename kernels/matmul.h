@@ -16,17 +16,26 @@ typedef struct wk_matrix {
     int64_t rows, cols;
 } wk_matrix;
 
-/* Bytes wk_matmul needs as scratch for n activation rows of w (the activations quantized to
- * w's vec_dot_type). */
+/* Bytes wk_matmul needs as scratch for n activation rows of w, or for one (the activations
+ * quantized to w's vec_dot_type, the tiles' or the matrix-vector product's forms). */
 size_t wk_matmul_scratch(const wk_matrix *w, int64_t n);
 
 /* y[i * w->rows + r] = sum_k x[i * w->cols + k] * w[r][k] for the n rows of x: the activations
  * are converted once to the type's dot-product partner, then OpenMP threads take blocks of
- * weight rows. One row (decode) goes through the type's dot product; a batch (prefill) through
+ * weight rows. One row (decode) goes through wk_matvec below; a batch (prefill) through
  * the tiled products of kernels/gemm.h where the CPU has their micro-kernels, else through the
  * dot products, each block of weight rows multiplied with every activation row while it is
  * in cache. The two agree to float rounding. */
 void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *scratch);
+
+/* Decoding: y[j][r] = sum_k x[k] * w[j][r][k] for k <= WK_MATVEC_MAX matrices of one width
+ * that read the same activation row x (Q, K and V; gate and up), all in one parallel region
+ * (kernels/matvec.c): the row converted once per matrix to its type's dot-product partner
+ * (and prepared for the kernel set's matrix-vector product, where it has one), then chunks of
+ * rows to the threads. wk_matmul of one row is this with k = 1. */
+#define WK_MATVEC_MAX 4
+size_t wk_matvec_scratch(const wk_matrix *const *w, int k);
+void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y, void *scratch);
 
 /* out = x / sqrt(mean(x^2) + eps) * weight, n values (out may be x). */
 void wk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, float eps);

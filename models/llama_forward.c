@@ -240,6 +240,9 @@ static size_t most_scratch(const llama_model *m, uint32_t n)
             size_t b = wk_matmul_scratch(ws[k], n);
             most = b > most ? b : most;
         }
+        size_t qkv = wk_matvec_scratch(ws, 3), gate_up = wk_matvec_scratch(ws + 4, 2);
+        most = qkv > most ? qkv : most;
+        most = gate_up > most ? gate_up : most;
     }
     return most;
 }
@@ -368,6 +371,20 @@ static void product(const wk_matrix *w, const float *in, int n, float *y, llama_
     wk_matmul(w, in, n, y, s->scratch);
 }
 
+/* y[j] = in W[j] for k matrices that read the same rows; one token's products together
+ * (kernels/matmul.h's wk_matvec: one parallel region) */
+static void products(const wk_matrix *const *w, const wk_role *roles, int k, const float *in,
+                     int n, float *const *y, llama_state *s, uint32_t l, wk_capture_fn capture,
+                     void *ctx)
+{
+    if (n > 1 || capture) {
+        for (int j = 0; j < k; j++)
+            product(w[j], in, n, y[j], s, l, roles[j], capture, ctx);
+        return;
+    }
+    wk_matvec(w, k, in, y, s->scratch);
+}
+
 void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int pos,
                     wk_capture_fn capture, void *ctx)
 {
@@ -380,9 +397,10 @@ void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int p
     /* attention: xb = rmsnorm(x); q, k, v = xb Wq, xb Wk, xb Wv */
     for (int t = 0; t < n; t++)
         wk_rmsnorm(s->xb + (size_t)t * dim, x + (size_t)t * dim, L->attn_norm, dim, p->rms_eps);
-    product(&L->wq, s->xb, n, s->q, s, l, WK_ROLE_ATTN_Q, capture, ctx);
-    product(&L->wk, s->xb, n, s->k, s, l, WK_ROLE_ATTN_K, capture, ctx);
-    product(&L->wv, s->xb, n, s->v, s, l, WK_ROLE_ATTN_V, capture, ctx);
+    static const wk_role qkv_roles[] = {WK_ROLE_ATTN_Q, WK_ROLE_ATTN_K, WK_ROLE_ATTN_V};
+    const wk_matrix *qkv[] = {&L->wq, &L->wk, &L->wv};
+    float *qkv_out[] = {s->q, s->k, s->v};
+    products(qkv, qkv_roles, 3, s->xb, n, qkv_out, s, l, capture, ctx);
     add_bias(s->q, L->bq, n, (int64_t)q_dim);
     add_bias(s->k, L->bk, n, (int64_t)kv_dim);
     add_bias(s->v, L->bv, n, (int64_t)kv_dim);
@@ -403,8 +421,10 @@ void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int p
     /* feed-forward: x += (silu(xb Wgate) * xb Wup) Wdown, xb = rmsnorm(x) */
     for (int t = 0; t < n; t++)
         wk_rmsnorm(s->xb + (size_t)t * dim, x + (size_t)t * dim, L->ffn_norm, dim, p->rms_eps);
-    product(&L->w_gate, s->xb, n, s->gate, s, l, WK_ROLE_FFN_GATE, capture, ctx);
-    product(&L->w_up, s->xb, n, s->up, s, l, WK_ROLE_FFN_UP, capture, ctx);
+    static const wk_role ffn_roles[] = {WK_ROLE_FFN_GATE, WK_ROLE_FFN_UP};
+    const wk_matrix *gate_up[] = {&L->w_gate, &L->w_up};
+    float *gate_up_out[] = {s->gate, s->up};
+    products(gate_up, ffn_roles, 2, s->xb, n, gate_up_out, s, l, capture, ctx);
     wk_swiglu(s->gate, s->up, (int64_t)n * p->n_ff);
     product(&L->w_down, s->gate, n, s->xb, s, l, WK_ROLE_FFN_DOWN, capture, ctx);
     for (size_t i = 0; i < (size_t)n * dim; i++)
