@@ -65,9 +65,13 @@ static void fill_tables(void)
                                     wk_rows_dot_avx2, wk_cols_dot_avx2, wk_rows_wsum_avx2,
                                     wk_softmax_avx2};
     memcpy(avx512_types, avx2_types, sizeof avx512_types);
-    avx512_types[WK_Q4_0].matvec_prep_size = wk_matvec_prep_size_q4_0_avx512;
-    avx512_types[WK_Q4_0].matvec_prep = wk_matvec_prep_q4_0_avx512;
-    avx512_types[WK_Q4_0].matvec = wk_matvec_q4_0_avx512;
+#define AVX512_MATVEC(type, prep, name)                                                          \
+    avx512_types[type].matvec_prep_size = wk_matvec_prep_size_##prep##_avx512;                   \
+    avx512_types[type].matvec_prep = wk_matvec_prep_##prep##_avx512;                             \
+    avx512_types[type].matvec = wk_matvec_##name##_avx512;
+    AVX512_MATVEC(WK_Q4_0, q4_0, q4_0) AVX512_MATVEC(WK_Q4_K, q8_K, q4_K)
+    AVX512_MATVEC(WK_Q6_K, q8_K, q6_K)
+#undef AVX512_MATVEC
     avx512_kernels = avx2_kernels;
     avx512_kernels.gemm_f32 = wk_gemm_f32_avx512;
     avx512_kernels.gemm_q8 = wk_gemm_q8_avx512;

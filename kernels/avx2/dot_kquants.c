@@ -194,27 +194,12 @@ static inline vi pick16(vi v, int j)
     return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)(0x0100 + 0x0202 * j)));
 }
 
-/* Q4_K/Q5_K: the eight 6-bit scales (bytes 0..7) and minimums (8..15), as
- * wk_k4_scale_min reads them: groups 0..3 from the low six bits of bytes 0..3 (scales) and
- * 4..7 (minimums); groups 4..7 from the nibbles of bytes 8..11 with the top two bits of bytes
- * 0..3 (scales) and 4..7 (minimums) above. */
-static inline __m128i k4_scales_mins(const uint8_t s[12])
-{
-    uint32_t w0, w1, w2;
-    memcpy(&w0, s, 4);
-    memcpy(&w1, s + 4, 4);
-    memcpy(&w2, s + 8, 4);
-    const uint32_t six = 0x3f3f3f3f, lo = 0x0f0f0f0f, top = 0x30303030;
-    return _mm_setr_epi32((int)(w0 & six), (int)((w2 & lo) | (w0 >> 2 & top)), (int)(w1 & six),
-                          (int)((w2 >> 4 & lo) | (w1 >> 2 & top)));
-}
-
 /* One Q4_K or Q5_K super-block (qh NULL for Q4_K): acc += d * d8 * sum_g sc_g sum u y,
  * accm += dmin * d8 * sum_g m_g bsum_g. */
 static inline void q45_K(const uint8_t *scales, wk_half d, wk_half dmin, const uint8_t *qs,
                          const uint8_t *qh, const wk_block_q8_K *a, vf *acc, vf *accm)
 {
-    __m128i sm = k4_scales_mins(scales);
+    __m128i sm = wk_k4_scales_mins(scales);
     vi sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     vi mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* each for two bsums */
     vi isum = _mm256_setzero_si256(), hb = qh ? load32(qh) : isum;

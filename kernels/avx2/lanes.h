@@ -164,4 +164,19 @@ static inline float wk_max_by_magnitude(const float *x, int nv, float *amax_out)
     return amax > 0 ? x[wk_first_equal(a, nv, amax)] : 0.0f;
 }
 
+/* Q4_K/Q5_K: the eight 6-bit scales (bytes 0..7) and minimums (8..15), as
+ * wk_k4_scale_min reads them: groups 0..3 from the low six bits of bytes 0..3 (scales) and
+ * 4..7 (minimums); groups 4..7 from the nibbles of bytes 8..11 with the top two bits of bytes
+ * 0..3 (scales) and 4..7 (minimums) above. */
+static inline __m128i wk_k4_scales_mins(const uint8_t s[12])
+{
+    uint32_t w0, w1, w2;
+    memcpy(&w0, s, 4);
+    memcpy(&w1, s + 4, 4);
+    memcpy(&w2, s + 8, 4);
+    const uint32_t six = 0x3f3f3f3f, lo = 0x0f0f0f0f, top = 0x30303030;
+    return _mm_setr_epi32((int)(w0 & six), (int)((w2 & lo) | (w0 >> 2 & top)), (int)(w1 & six),
+                          (int)((w2 >> 4 & lo) | (w1 >> 2 & top)));
+}
+
 #endif

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "kernels/avx2/lanes.h"
 #include "quant/blocks.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -120,5 +121,141 @@ void wk_matvec_q4_0_avx512(int64_t n, int64_t rows, float *y, const void *w, siz
         if (n / 32 & 1)
             acc1 = q4_0_step(row + 36 * pairs, true, &p[pairs], acc1);
         y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+}
+
+/* ---- the k-quants (Q4_K, Q6_K) x Q8_K ----
+ *
+ * Per super-block of 256 values, 64 at a time: the levels u (unsigned) of 64 values in one
+ * register in the activations' order, vpmaddubsw with the 64 activation levels (int16 pair
+ * sums, at most 2 * 63 * 127), vpdpwssd with the group scales spread over the pairs they
+ * cover (a word permutation of the super-block's scales), into 16 int32 lanes: exact, as in
+ * kernels/avx2/dot_kquants.c. The minimums (Q4_K) and the offset 32 (Q6_K) come off as a
+ * scale or minimum times a group's activation sum, prepared once. */
+
+/* A Q8_K super-block prepared: its levels (aligned), the sums of each 16 and of each 32, d. */
+typedef struct {
+    _Alignas(64) int8_t y[256];
+    int16_t sum16[16];
+    int16_t sum32[8];
+    float d;
+} q8_K_prep;
+
+size_t wk_matvec_prep_size_q8_K_avx512(int64_t n)
+{
+    return (size_t)(n / 256) * sizeof(q8_K_prep);
+}
+
+void wk_matvec_prep_q8_K_avx512(int64_t n, const void *act, void *prep)
+{
+    const wk_block_q8_K *a = act;
+    q8_K_prep *p = prep;
+    for (int64_t i = 0; i < n / 256; i++) {
+        memcpy(p[i].y, a[i].qs, 256);
+        memcpy(p[i].sum16, a[i].bsums, sizeof p[i].sum16);
+        for (int g = 0; g < 8; g++)
+            p[i].sum32[g] = (int16_t)(a[i].bsums[2 * g] + a[i].bsums[2 * g + 1]);
+        p[i].d = a[i].d;
+    }
+}
+
+/* 32 bytes at p, and the same shifted right by 4 in 16-bit lanes, side by side */
+INLINE __m512i pair_with_high_nibbles(const uint8_t *p)
+{
+    __m256i q = _mm256_loadu_si256((const __m256i *)p);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
+}
+
+/* isum + sum over 64 values of scale(pair) * (u y pair sums); sc holds the scales as words,
+ * pick which word serves each pair */
+INLINE __m512i scaled_step(__m512i u, const int8_t *y, __m512i sc, __m512i pick, __m512i isum)
+{
+    __m512i pairs = _mm512_maddubs_epi16(u, _mm512_load_si512(y));
+    return _mm512_dpwssd_epi32(isum, pairs, _mm512_permutexvar_epi16(pick, sc));
+}
+
+/* word j spread over 16 words, j + 1 over the next 16 */
+#define PICK2(j) _mm512_set_epi16(PICK16(j + 1), PICK16(j))
+/* words g, g + 1, g + 2, g + 3 over 8 words each */
+#define PICK4(g) _mm512_set_epi16(PICK8(g + 3), PICK8(g + 2), PICK8(g + 1), PICK8(g))
+#define PICK8(j) j, j, j, j, j, j, j, j
+#define PICK16(j) PICK8(j), PICK8(j)
+
+/* Q4_K: d, dmin, 12 bytes of 6-bit scales and minimums of the 8 groups of 32, 128 bytes of
+ * nibbles: 32 bytes per 64 values, group 2j in the low nibbles, 2j + 1 in the high. */
+void wk_matvec_q4_K_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
+                           const void *prep)
+{
+    const q8_K_prep *p = prep;
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    for (int64_t r = 0; r < rows; r++) {
+        const wk_block_q4_K *b = (const void *)((const uint8_t *)w + (size_t)r * row_bytes);
+        __m512 acc = _mm512_setzero_ps();
+        __m128 accm = _mm_setzero_ps();
+        for (int64_t i = 0; i < n / 256; i++) {
+            __m128i sm = wk_k4_scales_mins(b[i].scales);
+            __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(sm));
+            __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                __m512i u = _mm512_and_si512(pair_with_high_nibbles(b[i].qs + 32 * j), low4);
+                isum = scaled_step(u, p[i].y + 64 * j, sc, PICK2(2 * j), isum);
+            }
+            __m128i mins = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)),
+                                          _mm_loadu_si128((const __m128i *)p[i].sum32));
+            /* d and dmin times the activations' d */
+            uint32_t dd;
+            memcpy(&dd, &b[i].d, 4);
+            __m128 s = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(p[i].d));
+            acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(s), _mm512_cvtepi32_ps(isum), acc);
+            accm = _mm_fmadd_ps(_mm_permute_ps(s, 0x55), _mm_cvtepi32_ps(mins), accm);
+        }
+        __m128 m2 = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+        y[r] = _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(_mm_add_ss(m2, _mm_movehdup_ps(m2)));
+    }
+}
+
+/* Q6_K: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales of the groups of 16,
+ * d. Half h (128 values) takes ql[64h..] as two runs of 32 bytes a, b and qh[32h..] as 32
+ * bytes c: values 0-31 are a's low nibbles with bits 0-1 of c above, 32-63 b's with bits 2-3,
+ * 64-95 a's high nibbles with bits 4-5, 96-127 b's with bits 6-7. Levels are u - 32. */
+void wk_matvec_q6_K_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
+                           const void *prep)
+{
+    const q8_K_prep *p = prep;
+    const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
+    /* by quadwords; what crosses from a neighbouring byte is masked off */
+    const __m512i up_4_2 = _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4);
+    const __m512i down_0_2 = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+    for (int64_t r = 0; r < rows; r++) {
+        const wk_block_q6_K *b = (const void *)((const uint8_t *)w + (size_t)r * row_bytes);
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t i = 0; i < n / 256; i++) {
+            __m256i sc8 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b[i].scales));
+            __m512i sc = _mm512_castsi256_si512(sc8);
+            /* the offset's share: 32 * sum_g scale_g * sum16_g */
+            __m256i off = _mm256_madd_epi16(sc8, _mm256_loadu_si256((const __m256i *)p[i].sum16));
+            __m512i isum = _mm512_zextsi256_si512(
+                _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5)));
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = b[i].ql + 64 * h;
+                __m512i lo = _mm512_inserti64x4(
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ql)),
+                    _mm256_loadu_si256((const __m256i *)(ql + 32)), 1);
+                __m256i c = _mm256_loadu_si256((const __m256i *)(b[i].qh + 32 * h));
+                __m512i cc = _mm512_inserti64x4(_mm512_castsi256_si512(c), c, 1);
+                /* u = (lo & 0x0f) | (high bits & 0x30): vpternlog's 0xf8 is a | (b & c) */
+                __m512i hi0 = _mm512_and_si512(_mm512_sllv_epi64(cc, up_4_2), bits45);
+                __m512i u0 = _mm512_ternarylogic_epi32(hi0, lo, low4, 0xf8);
+                __m512i hi1 = _mm512_and_si512(_mm512_srlv_epi64(cc, down_0_2), bits45);
+                __m512i u1 = _mm512_ternarylogic_epi32(hi1, _mm512_srli_epi64(lo, 4), low4, 0xf8);
+                isum = scaled_step(u0, p[i].y + 128 * h, sc, PICK4(8 * h), isum);
+                isum = scaled_step(u1, p[i].y + 128 * h + 64, sc, PICK4(8 * h + 4), isum);
+            }
+            float d = _cvtsh_ss(b[i].d) * p[i].d;
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
+        }
+        y[r] = _mm512_reduce_add_ps(acc);
     }
 }
