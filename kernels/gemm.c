@@ -67,6 +67,19 @@ static void gemm_float(const wk_matrix *w, const float *x, int64_t n, float *y,
     }
 }
 
+/* F16 rows in place: the micro-kernel widens them as it lays them out */
+static void gemm_f16(const wk_matrix *w, const float *x, int64_t n, float *y,
+                     wk_gemm_f16_fn kernel)
+{
+    int64_t rows = w->rows, cols = w->cols, blocks = (rows + ROWS - 1) / ROWS;
+#pragma omp parallel for schedule(dynamic, 1) if (rows * cols * n >= PARALLEL_MIN)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t r0 = b * ROWS;
+        kernel(cols, (const uint16_t *)w->data + r0 * cols, cols, (int)min64(ROWS, rows - r0), x,
+               cols, (int)n, y + r0, rows, false);
+    }
+}
+
 /* ---- quantized weights ---- */
 
 /* The activations quantized to at, KC_A values at a time through a small buffer (a whole
@@ -138,6 +151,10 @@ bool wk_gemm_with(const wk_cpu_kernels *kk, const wk_matrix *w, const float *x, 
 {
     const wk_cpu_type_traits *tt = wk_cpu_type(w->type);
     if (is_float(w->type)) {
+        if (w->type == WK_F16 && kk->gemm_f16) {
+            gemm_f16(w, x, n, y, kk->gemm_f16);
+            return true;
+        }
         if (!kk->gemm_f32 || !tt->to_float)
             return false;
         gemm_float(w, x, n, y, tt->to_float, kk->gemm_f32);

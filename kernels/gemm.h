@@ -61,6 +61,10 @@ typedef void (*wk_gemm_q8_fn)(int64_t groups, const wk_q8_rows *w, int m, const 
 typedef void (*wk_gemm_f32_fn)(int64_t k, const float *w, int64_t ldw, int m, const float *x,
                                int64_t ldx, int n, float *y, int64_t ldy, bool add);
 
+/* The same for binary16 rows (F16 weights as the file holds them), where a set has it. */
+typedef void (*wk_gemm_f16_fn)(int64_t k, const void *w, int64_t ldw, int m, const float *x,
+                               int64_t ldx, int n, float *y, int64_t ldy, bool add);
+
 /* Repacking k values (whole blocks) of one weight row, starting at the block at src, into
  * canonical form: the levels q[k]; the scales and offsets sc[k / 32 * 16], d[k / 32 / span],
  * m[k / 16]. */

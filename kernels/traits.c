@@ -27,9 +27,11 @@ static void fill_tables(void)
         ref_types[t].vec_dot_type = wk_vec_dot_type((wk_dtype)t);
         ref_types[t].levels = wk_levels_ref((wk_dtype)t);
     }
-    ref_kernels = (wk_cpu_kernels){wk_stats_block_ref, wk_first_nonfinite_ref, wk_row_error_ref,
-                                   NULL, NULL, wk_rows_dot_ref, wk_cols_dot_ref,
-                                   wk_rows_wsum_ref, wk_softmax_ref};
+    ref_kernels = (wk_cpu_kernels){.stats_block = wk_stats_block_ref,
+                                   .first_nonfinite = wk_first_nonfinite_ref,
+                                   .row_error = wk_row_error_ref, .rows_dot = wk_rows_dot_ref,
+                                   .cols_dot = wk_cols_dot_ref, .rows_wsum = wk_rows_wsum_ref,
+                                   .softmax = wk_softmax_ref};
 
     avx2_types[WK_F16] = (wk_cpu_type_traits){.to_float = wk_f16_to_f32_avx2,
                                               .from_float = wk_f32_to_f16_avx2};
@@ -60,10 +62,12 @@ static void fill_tables(void)
 #undef AVX2_LEVELS
     for (int t = 0; t < WK_DTYPE_COUNT; t++) /* a twin multiplies with the same activations */
         avx2_types[t].vec_dot_type = ref_types[t].vec_dot_type;
-    avx2_kernels = (wk_cpu_kernels){wk_stats_block_avx2, wk_first_nonfinite_avx2,
-                                    wk_row_error_avx2, wk_gemm_f32_avx2, wk_gemm_q8_avx2,
-                                    wk_rows_dot_avx2, wk_cols_dot_avx2, wk_rows_wsum_avx2,
-                                    wk_softmax_avx2};
+    avx2_kernels = (wk_cpu_kernels){.stats_block = wk_stats_block_avx2,
+                                    .first_nonfinite = wk_first_nonfinite_avx2,
+                                    .row_error = wk_row_error_avx2,
+                                    .gemm_f32 = wk_gemm_f32_avx2, .gemm_q8 = wk_gemm_q8_avx2,
+                                    .rows_dot = wk_rows_dot_avx2, .cols_dot = wk_cols_dot_avx2,
+                                    .rows_wsum = wk_rows_wsum_avx2, .softmax = wk_softmax_avx2};
     memcpy(avx512_types, avx2_types, sizeof avx512_types);
 #define AVX512_MATVEC(type, prep, name)                                                          \
     avx512_types[type].matvec_prep_size = wk_matvec_prep_size_##prep##_avx512;                   \
@@ -75,6 +79,7 @@ static void fill_tables(void)
     avx512_kernels = avx2_kernels;
     avx512_kernels.gemm_f32 = wk_gemm_f32_avx512;
     avx512_kernels.gemm_q8 = wk_gemm_q8_avx512;
+    avx512_kernels.gemm_f16 = wk_gemm_f16_avx512;
     avx512_kernels.cols_dot = wk_cols_dot_avx512;
     avx512_kernels.rows_wsum = wk_rows_wsum_avx512;
 

@@ -5,7 +5,8 @@
  * what to call on this machine: the AVX2/F16C twin when the CPU has AVX2, FMA and F16C (and
  * WK_NO_SIMD is unset), else the reference; where the CPU also has AVX-512 with VNNI (and
  * WK_NO_AVX512 is unset), the kernels of kernels/avx512/ (the tiled products'
- * micro-kernels, batched attention, decoding's matrix-vector products of some types). Type-independent kernels (the moments of
+ * micro-kernels, F16 rows in place among them, batched attention, decoding's
+ * matrix-vector products of some types). Type-independent kernels (the moments of
  * wk-inspect --stats) are chosen the same way. Everything outside kernels/ calls through
  * here and never names an _avx2 function. */
 #ifndef WK_KERNELS_TRAITS_H
@@ -40,6 +41,7 @@ typedef struct wk_cpu_kernels {
     void (*row_error)(const float *x, const float *y, int64_t n, wk_row_error *acc);
     wk_gemm_f32_fn gemm_f32; /* the tiled products' micro-kernels (gemm.h): SIMD only, */
     wk_gemm_q8_fn gemm_q8;   /* NULL in the reference set */
+    wk_gemm_f16_fn gemm_f16; /* F16 rows in place (AVX-512 only; else NULL: decoded to F32) */
     /* attention over a KV cache (vec.h) */
     void (*rows_dot)(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
                      float scale, float *out);

@@ -16,6 +16,8 @@
 /* gemm.c: the micro-kernels (kernels/gemm.h), held like their AVX2 twins to the dot products */
 void wk_gemm_f32_avx512(int64_t k, const float *w, int64_t ldw, int m, const float *x,
                         int64_t ldx, int n, float *y, int64_t ldy, bool add);
+void wk_gemm_f16_avx512(int64_t k, const void *w, int64_t ldw, int m, const float *x,
+                        int64_t ldx, int n, float *y, int64_t ldy, bool add);
 void wk_gemm_q8_avx512(int64_t groups, const wk_q8_rows *w, int m, const wk_q8_acts *a, int n,
                        float *y, int64_t ldy, bool add);
 

@@ -77,7 +77,8 @@ static int64_t unit_of(wk_dtype wt, wk_dtype at)
 }
 
 /* Every path of one weight type (the reference and AVX2 dot products, the AVX-512
- * matrix-vector product of one row where there is one) against want, within tol; returns the number of paths run. */
+ * matrix-vector product of one row where there is one) against want, within tol; returns
+ * the number of paths run. */
 static int expect_both(wk_dtype t, int64_t n, const void *w, const void *a, double want,
                        double tol, const char *what)
 {
