@@ -69,12 +69,6 @@ int wk_map_open(wk_map *m, const char *path, wk_err *e)
             return wk_fail(e, "%s: cannot map %llu bytes: %s", path,
                            (unsigned long long)m->size, strerror(err));
         }
-        /* Where the page cache holds a file in 2 MiB folios (written in large pieces, as
-         * our tools write, or read afresh through such a mapping) this maps them whole:
-         * streaming a 2.2 GB F16 model through the dot products on 2 threads, 58-60 GB/s
-         * against 44-50 with 4 KiB mappings. Advice only: without transparent huge pages
-         * it changes nothing. */
-        madvise(p, m->size, MADV_HUGEPAGE);
         m->data = p;
     }
     close(fd);
