@@ -76,6 +76,8 @@ for ty in "${TYPES[@]}"; do
   b=$("$PY" bench/engine_prep.py bytes "${FILE[$ty]}")
   BYTES[$ty]=${b%% *}
 done
+# every run from files read afresh into the page cache (engine_prep.py fresh says why)
+"$PY" bench/engine_prep.py fresh "${FILE[@]}"
 "$PY" bench/engine_prep.py prompt "$RUN" "$IN" "$PROMPT" "$tmp"
 printf '{"tokens": %s, "decode": %d, "threads": %d, "context": %d}\n' \
   "$(cat "$tmp/ids.json")" "$DECODE" "$THREADS" "$CTX" >"$tmp/request.json"

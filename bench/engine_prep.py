@@ -7,6 +7,8 @@
                                    N tokens with any tokenizer (long calibration texts)
   bytes MODEL.gguf                 prints the weight bytes one decoded token reads, then the
                                    bytes of all tensors
+  fresh FILE...                    drops each file from the page cache (written back first)
+                                   and reads it once, in order, in 8 MiB pieces
 
 The prompt is plain words drawn from a fixed list by a fixed generator, so every run and
 every engine sees the same text; it is cut at the longest word prefix that stays within N
@@ -18,6 +20,7 @@ row; when the model has no output.weight the embeddings are the output matrix an
 whole. The sizes come from the GGUF header (tests/fixtures/gguf_read.py, independent of
 weightkit's reader): elements x type size, block types by ggml's block sizes."""
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -100,6 +103,24 @@ def weight_bytes(model):
     return per_token, total
 
 
+def fresh(paths):
+    # Every engine maps the same cached pages, and how the cache holds them changes what
+    # streaming them costs: on the machine of docs/benchmarks.md the same F16 file decoded
+    # at 16-18 tokens/s with wk-run and 14-15 with llama-bench while its cached pages were
+    # 4 KiB pages scattered by days of other work, and at 19-22 and 20-21 once read afresh
+    # (into 2 MiB folios, which the kernel then maps whole). So every bench run starts from
+    # files read afresh, whatever their history.
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            while os.read(fd, 8 << 20):
+                pass
+        finally:
+            os.close(fd)
+
+
 def main(argv):
     if len(argv) == 6 and argv[1] == "prompt":
         prompt(argv[2], argv[3], int(argv[4]), pathlib.Path(argv[5]))
@@ -108,9 +129,11 @@ def main(argv):
         (pathlib.Path(argv[3]) / "words.txt").write_text(" ".join(words(int(argv[2]))) + "\n")
     elif len(argv) == 3 and argv[1] == "bytes":
         print(*weight_bytes(argv[2]))
+    elif len(argv) >= 3 and argv[1] == "fresh":
+        fresh(argv[2:])
     else:
         sys.exit("usage: engine_prep.py prompt WK_RUN MODEL.gguf N DIR | words N DIR | "
-                 "bytes MODEL.gguf")
+                 "bytes MODEL.gguf | fresh FILE...")
 
 
 if __name__ == "__main__":

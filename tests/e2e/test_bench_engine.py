@@ -154,6 +154,44 @@ def test_prompt_is_exactly_n_tokens(f16, tmp_path, n):
     assert json.loads((tmp_path / "ids.json").read_text()) == got["ids"]
 
 
+def cached_pages(path):
+    """(pages of path in the page cache, pages of path): mincore through a mapping."""
+    import ctypes
+    import mmap
+    libc = ctypes.CDLL(None, use_errno=True)
+    size = path.stat().st_size
+    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    vec = (ctypes.c_ubyte * pages)()
+    with open(path, "rb") as fh:
+        m = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)  # private: from_buffer needs it
+        first = ctypes.c_char.from_buffer(m)
+        rc = libc.mincore(ctypes.c_void_p(ctypes.addressof(first)), ctypes.c_size_t(size), vec)
+        del first
+        m.close()
+    assert rc == 0, os.strerror(ctypes.get_errno())
+    return sum(v & 1 for v in vec), pages
+
+
+def test_fresh_rereads_the_files_into_the_cache(f16, tmp_path):
+    # the bench's files read afresh: a file dropped from the page cache is whole in it after,
+    # its bytes unchanged; a missing file is an error that names it
+    copy = tmp_path / "copy.gguf"
+    shutil.copyfile(f16, copy)
+    fd = os.open(copy, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+    resident, pages = cached_pages(copy)
+    if resident == pages:
+        pytest.skip("this file system keeps the file cached after POSIX_FADV_DONTNEED")
+    run([PY, ROOT / "bench" / "engine_prep.py", "fresh", f16, copy], check=0)
+    assert copy.read_bytes() == f16.read_bytes()
+    resident, pages = cached_pages(copy)
+    assert resident == pages, f"{resident} of {pages} pages cached after fresh"
+    p = run([PY, ROOT / "bench" / "engine_prep.py", "fresh", tmp_path / "missing.gguf"])
+    assert p.returncode != 0 and "missing.gguf" in p.stderr
+
+
 @pytest.mark.parametrize("env,msg", [({"WK_BENCH_RUNS": "0"}, "WK_BENCH_RUNS must be a positive count, not '0'"),
                                      ({"WK_BENCH_CTX": "36"}, "WK_BENCH_CTX 36 must exceed prompt + decode (36)")])
 def test_bad_settings(f16, env, msg):
