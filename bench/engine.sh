@@ -13,7 +13,9 @@
 #   node-llama-cpp  tests/node/bench_speed.mjs: llama.cpp 3.21.1's build, the same token ids
 #                   prefilled in one call, then DECODE greedy steps, default F16 KV cache
 #   llama-bench     when WK_REF_BENCH names llama.cpp's llama-bench (built outside this
-#                   project): llama-bench -m FILE -p PROMPT -n DECODE -t 2 -r 1 -o json
+#                   project): llama-bench -m FILE -p PROMPT -n 0 -t 2 -r 1 -o json for
+#                   prefill, and -p 0 -n DECODE -d PROMPT for decode: after PROMPT tokens of
+#                   context, as wk-run and node-llama-cpp decode (its default depth is 0)
 # The machine is noisy, so WK_BENCH_RUNS (default 3) rounds each run bw-read (the read-only
 # streaming bandwidth, all threads) and then every type on every contender once, in that
 # order. Figures are medians over the rounds with their min-max; each ratio is computed
@@ -120,17 +122,22 @@ if (r["prompt"], r["generated"]) != (int(sys.argv[2]), int(sys.argv[3])):
     sys.exit("bench: node-llama-cpp ran %d prompt and %d decoded tokens" % (r["prompt"], r["generated"]))
 print(r["prefill_tps"], r["decode_tps"])' "$out" "$PROMPT" "$DECODE"
       ;;
-    ref)
-      out=$("${REF[@]}" -m "$2" -p "$PROMPT" -n "$DECODE" -t "$THREADS" -r 1 -o json 2>"$tmp/err") ||
+    ref) # its decode test after PROMPT tokens of context (-d), as the others decode
+      local pp tg
+      pp=$("${REF[@]}" -m "$2" -p "$PROMPT" -n 0 -t "$THREADS" -r 1 -o json 2>"$tmp/err") ||
         { echo "bench: failed: ${REF[*]} -m $2" >&2; cat "$tmp/err" >&2; return 1; }
+      tg=$("${REF[@]}" -m "$2" -p 0 -n "$DECODE" -d "$PROMPT" -t "$THREADS" -r 1 -o json \
+             2>"$tmp/err") ||
+        { echo "bench: failed: ${REF[*]} -m $2 (decode)" >&2; cat "$tmp/err" >&2; return 1; }
       "$PY" -c '
 import json, sys
-rows = json.loads(sys.argv[1])
-pp = [r["avg_ts"] for r in rows if r["n_prompt"] > 0 and r["n_gen"] == 0]
-tg = [r["avg_ts"] for r in rows if r["n_gen"] > 0 and r["n_prompt"] == 0]
+pp = [r["avg_ts"] for r in json.loads(sys.argv[1]) if r["n_prompt"] > 0 and r["n_gen"] == 0]
+tg = [r["avg_ts"] for r in json.loads(sys.argv[2])
+      if r["n_gen"] > 0 and r["n_prompt"] == 0 and r.get("n_depth") == int(sys.argv[3])]
 if len(pp) != 1 or len(tg) != 1:
-    sys.exit("bench: llama-bench gave no single pp and tg test: " + sys.argv[1][:200])
-print(pp[0], tg[0])' "$out"
+    sys.exit("bench: llama-bench gave no single pp test and tg test at depth %s: %s %s"
+             % (sys.argv[3], sys.argv[1][:200], sys.argv[2][:200]))
+print(pp[0], tg[0])' "$pp" "$tg" "$PROMPT"
       ;;
   esac
 }

@@ -80,6 +80,7 @@ static void fill_tables(void)
     avx512_kernels.gemm_f32 = wk_gemm_f32_avx512;
     avx512_kernels.gemm_q8 = wk_gemm_q8_avx512;
     avx512_kernels.gemm_f16 = wk_gemm_f16_avx512;
+    avx512_kernels.rows_dot = wk_rows_dot_avx512;
     avx512_kernels.cols_dot = wk_cols_dot_avx512;
     avx512_kernels.rows_wsum = wk_rows_wsum_avx512;
 

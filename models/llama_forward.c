@@ -32,7 +32,7 @@ typedef struct llama_state {
     float *gate, *up;                      /* (batch, ff) */
     float *scores;                         /* (threads, heads per kv head, n_ctx) */
     float *kt;                             /* (kv_dim, n_ctx): a layer's keys transposed */
-    float *k_cache, *v_cache;              /* (layer, n_ctx, kv_dim) */
+    float *k_cache, *v_cache;              /* (layer, kv head, n_ctx, head_dim) */
     void *scratch;                         /* activations quantized for the dot products */
 } llama_state;
 
@@ -301,7 +301,8 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
 {
     const wk_llama_hparams *p = &m->hp;
     int hd = (int)p->head_dim, group = (int)(p->n_head / p->n_head_kv), len_all = pos + n;
-    size_t kv_dim = (size_t)p->n_head_kv * hd, n_ctx = s->n_ctx;
+    size_t kv_dim = (size_t)p->n_head_kv * hd, n_ctx = s->n_ctx, head = n_ctx * hd;
+    /* kv head h's keys (values): len_all rows of hd at kc + h * head, one after another */
     const float *kc = s->k_cache + (size_t)l * n_ctx * kv_dim;
     const float *vc = s->v_cache + (size_t)l * n_ctx * kv_dim;
     float scale = 1.0f / sqrtf((float)hd);
@@ -313,18 +314,16 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
         for (int h = 0; h < (int)p->n_head; h++) {
             float *sc = s->scores + (size_t)omp_get_thread_num() * group * n_ctx;
             size_t kvh = (size_t)(h / group);
-            k->rows_dot(s->q + (size_t)h * hd, kc + kvh * hd, (int64_t)kv_dim, len_all, hd,
-                        scale, sc);
+            k->rows_dot(s->q + (size_t)h * hd, kc + kvh * head, hd, len_all, hd, scale, sc);
             k->softmax(sc, len_all);
-            k->rows_wsum(sc, 0, 1, vc + kvh * hd, (int64_t)kv_dim, len_all, hd,
-                         s->att + (size_t)h * hd, 0);
+            k->rows_wsum(sc, 0, 1, vc + kvh * head, hd, len_all, hd, s->att + (size_t)h * hd, 0);
         }
         return;
     }
 #pragma omp parallel for schedule(static) if (parallel)
-    for (size_t i = 0; i < kv_dim; i++)
+    for (size_t i = 0; i < kv_dim; i++) /* value i % hd of kv head i / hd */
         for (int j = 0; j < len_all; j++)
-            s->kt[i * n_ctx + (size_t)j] = kc[(size_t)j * kv_dim + i];
+            s->kt[i * n_ctx + (size_t)j] = kc[i / hd * head + (size_t)j * hd + i % hd];
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (parallel)
     for (int t = 0; t < n; t++)
         for (int kvh = 0; kvh < (int)p->n_head_kv; kvh++) {
@@ -335,8 +334,8 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
                         (int64_t)n_ctx, len, hd, scale, sc, (int64_t)n_ctx);
             for (int g = 0; g < group; g++)
                 k->softmax(sc + (size_t)g * n_ctx, len);
-            k->rows_wsum(sc, (int64_t)n_ctx, group, vc + (size_t)kvh * hd, (int64_t)kv_dim, len,
-                         hd, s->att + h0 * hd, hd);
+            k->rows_wsum(sc, (int64_t)n_ctx, group, vc + (size_t)kvh * head, hd, len, hd,
+                         s->att + h0 * hd, hd);
         }
 }
 
@@ -408,9 +407,11 @@ void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int p
     for (int t = 0; t < n; t++) {
         wk_rope_apply(&m->rope, s->q + t * q_dim, (int)p->n_head, hd, pos + t);
         wk_rope_apply(&m->rope, s->k + t * kv_dim, (int)p->n_head_kv, hd, pos + t);
-        size_t at = ((size_t)l * s->n_ctx + (size_t)(pos + t)) * kv_dim;
-        memcpy(s->k_cache + at, s->k + t * kv_dim, kv_dim * sizeof(float));
-        memcpy(s->v_cache + at, s->v + t * kv_dim, kv_dim * sizeof(float));
+        for (size_t h = 0; h < p->n_head_kv; h++) { /* a kv head's rows one after another */
+            size_t at = (((size_t)l * p->n_head_kv + h) * s->n_ctx + (size_t)(pos + t)) * hd;
+            memcpy(s->k_cache + at, s->k + t * kv_dim + h * hd, (size_t)hd * sizeof(float));
+            memcpy(s->v_cache + at, s->v + t * kv_dim + h * hd, (size_t)hd * sizeof(float));
+        }
     }
     attention(m, s, (int)l, n, pos);
     /* x += att Wo */

@@ -71,3 +71,71 @@ void wk_rows_wsum_avx512(const float *p, int64_t ldp, int G, const float *v, int
 {
     outer(p, ldp, G, v, stride, rows, n, 1.0f, out, ldo);
 }
+
+/* ---- rows_dot: one query against many key rows (decoding's attention scores) ---- */
+
+/* the lanes lo picks plus the lanes hi picks, from a (indices 0-15) and b (16-31) */
+INLINE __m512 fold(__m512 a, __m512 b, __m512i lo, __m512i hi)
+{
+    return _mm512_add_ps(_mm512_permutex2var_ps(a, lo, b), _mm512_permutex2var_ps(a, hi, b));
+}
+
+/* lane i = the sum of v[i]'s 16 lanes: four levels of folding pairs, each halving the
+ * partial sums a row keeps and doubling the rows a register holds (15 folds, not 16
+ * horizontal sums) */
+INLINE __m512 sum16(__m512 v[16])
+{
+    const __m512i lo8 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    const __m512i hi8 = _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29,
+                                          30, 31);
+    const __m512i lo4 = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+    const __m512i hi4 = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30,
+                                          31);
+    const __m512i lo2 = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+    const __m512i hi2 = _mm512_setr_epi32(2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30,
+                                          31);
+    const __m512i lo1 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i hi1 = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29,
+                                          31);
+    __m512 a[8], b[4], c[2];
+    for (int i = 0; i < 8; i++) /* 2 rows, 8 partial sums each */
+        a[i] = fold(v[2 * i], v[2 * i + 1], lo8, hi8);
+    for (int i = 0; i < 4; i++) /* 4 rows, 4 each */
+        b[i] = fold(a[2 * i], a[2 * i + 1], lo4, hi4);
+    for (int i = 0; i < 2; i++) /* 8 rows, 2 each */
+        c[i] = fold(b[2 * i], b[2 * i + 1], lo2, hi2);
+    return fold(c[0], c[1], lo1, hi1);
+}
+
+/* out[j] = scale * q . k_j for 16 rows (m of them live; the rest read nothing) */
+INLINE void rows16(const float *q, const float *k, int64_t stride, int m, int64_t n, float scale,
+                   float *out)
+{
+    __m512 acc[16];
+    int64_t full = n & ~(int64_t)15;
+    __mmask16 tail = wk_first16(n - full);
+    for (int i = 0; i < m; i++) { /* rows are independent: their chains overlap */
+        const float *kr = k + i * stride;
+        __m512 a = _mm512_setzero_ps();
+        for (int64_t d = 0; d < full; d += 16)
+            a = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(kr + d), a);
+        if (tail)
+            a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, q + full),
+                                _mm512_maskz_loadu_ps(tail, kr + full), a);
+        acc[i] = a;
+    }
+    for (int i = m; i < 16; i++)
+        acc[i] = _mm512_setzero_ps();
+    _mm512_mask_storeu_ps(out, wk_first16(m), _mm512_mul_ps(sum16(acc), _mm512_set1_ps(scale)));
+}
+
+/* 16 rows at a time: each row's products in its own register, the 16 reduced together */
+void wk_rows_dot_avx512(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
+                        float scale, float *out)
+{
+    int64_t r = 0;
+    for (; r + 16 <= rows; r += 16)
+        rows16(q, k + r * stride, stride, 16, n, scale, out + r);
+    if (r < rows)
+        rows16(q, k + r * stride, stride, (int)(rows - r), n, scale, out + r);
+}

@@ -59,17 +59,21 @@ def stand_in(model, body):
     return p
 
 
-# Answers as llama-bench -o json does, with wk-run's own speeds on the model it was given.
+# Answers as llama-bench -o json does, with wk-run's own speeds on the model it was given:
+# a row for the prefill test (-p N) and one for the decode test (-n N) where asked, at the
+# depth of -d.
 MEASURE = f"""exec {PY} -c '
 import json, re, subprocess, sys
 a = sys.argv[1:]
-m, pp, tg = a[a.index("-m") + 1], a[a.index("-p") + 1], a[a.index("-n") + 1]
-err = subprocess.run(["{BIN}/wk-run", m, "-p", "one two three", "-n", tg, "--temp", "0",
-                      "--ignore-eos", "-t", a[a.index("-t") + 1]], capture_output=True,
+m, pp, tg = a[a.index("-m") + 1], int(a[a.index("-p") + 1]), int(a[a.index("-n") + 1])
+depth = int(a[a.index("-d") + 1]) if "-d" in a else 0
+err = subprocess.run(["{BIN}/wk-run", m, "-p", "one two three", "-n", str(max(tg, 1)), "--temp",
+                      "0", "--ignore-eos", "-t", a[a.index("-t") + 1]], capture_output=True,
                      text=True).stderr
 ts = [float(x) for x in re.findall(r"\\(([0-9.]+) tokens/s\\)", err)]
-print(json.dumps([{{"n_prompt": int(pp), "n_gen": 0, "avg_ts": ts[0]}},
-                  {{"n_prompt": 0, "n_gen": int(tg), "avg_ts": ts[1]}}]))' "$@"
+rows = [{{"n_prompt": pp, "n_gen": 0, "n_depth": depth, "avg_ts": ts[0]}}] if pp else []
+rows += [{{"n_prompt": 0, "n_gen": tg, "n_depth": depth, "avg_ts": ts[1]}}] if tg else []
+print(json.dumps(rows))' "$@"
 """
 
 pytestmark = pytest.mark.slow
@@ -99,7 +103,8 @@ def test_engine_bench_rounds(f16):
     q8 = f16.parent / "tiny-q8_0.gguf"
     assert q8.exists(), "Q8_0 is quantized beside the F16 file"
     calls = (f16.parent / "ARGS").read_text().splitlines()
-    assert calls == [f"-m {f} -p 32 -n 4 -t 2 -r 1 -o json" for f in (f16, q8) * 2]
+    assert calls == [c for f in (f16, q8) * 2 for c in (f"-m {f} -p 32 -n 0 -t 2 -r 1 -o json",
+                                                         f"-m {f} -p 0 -n 4 -d 32 -t 2 -r 1 -o json")]
 
     for ty, path in (("F16", f16), ("Q8_0", q8)):
         head = re.search(rf"^  {ty}: (\S+), (\d+) bytes .* of weights read per token", out, re.M)
