@@ -12,6 +12,7 @@
  * row changes nothing in it. */
 #include "kernels/matmul.h"
 
+#include <assert.h>
 #include <omp.h>
 #include <stdbool.h>
 
@@ -20,7 +21,7 @@
 /* Chunks of 32 KiB decoded the 1.1B shape at Q4_0 2-7 % slower than equal shares without
  * chunks (4 paired runs); of 128 KiB, 1-5 % faster. */
 #define CHUNK_BYTES (128 << 10)
-#define MAX_THREADS 64
+#define MAX_THREADS 64 /* decode uses at most this many */
 /* As in matmul.c: smaller products run on one thread. */
 #define PARALLEL_MIN (1 << 20)
 
@@ -68,6 +69,7 @@ static void run_chunk(const part *p, int64_t c)
 
 void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y, void *scratch)
 {
+    assert(k >= 1 && k <= WK_MATVEC_MAX);
     part parts[WK_MATVEC_MAX];
     uint8_t *sp = scratch;
     int64_t total = 0, work = 0;
@@ -79,19 +81,29 @@ void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y
         p->in_row = row_bytes(w[j]->type, w[j]->cols);
         p->act = x;
         wk_dtype at = p->tt->vec_dot_type;
-        if (at != WK_F32) {
-            wk_cpu_type(at)->from_float(x, sp, w[j]->cols);
-            p->act = sp;
-            sp += row_bytes(at, w[j]->cols);
+        const part *same = NULL; /* an earlier matrix whose activations serve this one too */
+        for (int i = 0; i < j && !same; i++)
+            if (wk_cpu_type(parts[i].w->type)->vec_dot_type == at &&
+                parts[i].tt->matvec_prep == p->tt->matvec_prep && parts[i].w->cols == w[j]->cols)
+                same = &parts[i];
+        if (same) {
+            p->act = same->act;
+        } else {
+            if (at != WK_F32) {
+                wk_cpu_type(at)->from_float(x, sp, w[j]->cols);
+                p->act = sp;
+                sp += row_bytes(at, w[j]->cols);
+            }
+            if (p->tt->matvec) {
+                void *prep = (void *)(((uintptr_t)sp + 63) & ~(uintptr_t)63);
+                p->tt->matvec_prep(w[j]->cols, p->act, prep);
+                p->act = prep;
+                sp = (uint8_t *)prep + p->tt->matvec_prep_size(w[j]->cols);
+            }
         }
-        if (p->tt->matvec) {
-            void *prep = (void *)(((uintptr_t)sp + 63) & ~(uintptr_t)63);
-            p->tt->matvec_prep(w[j]->cols, p->act, prep);
-            p->act = prep;
-            sp = (uint8_t *)prep + p->tt->matvec_prep_size(w[j]->cols);
-        }
-        p->chunk_rows = (int64_t)(CHUNK_BYTES / p->in_row) > 0 ? (int64_t)(CHUNK_BYTES / p->in_row)
-                                                               : 1;
+        /* rows per chunk: at least one (a row narrower than a block has no bytes) */
+        p->chunk_rows = p->in_row && CHUNK_BYTES / p->in_row > 0
+                            ? (int64_t)(CHUNK_BYTES / p->in_row) : 1;
         p->chunks = (w[j]->rows + p->chunk_rows - 1) / p->chunk_rows;
         total += p->chunks;
         work += w[j]->rows * w[j]->cols;

@@ -71,20 +71,18 @@ static float one_row(const wk_matrix *w, int64_t r, const float *x)
     return y;
 }
 
-Test(matvec, matrices_sharing_a_row_equal_their_rows_kernels_at_any_thread_count)
+/* k matrices of the given types and heights, 512 wide, through one wk_matvec at 1-4 threads,
+ * against each row's kernel; the first also through wk_matmul */
+static void check_group(int k, const wk_dtype *types, const int64_t *heights)
 {
-    /* 512 wide: Q4_0 has a matrix-vector product on AVX-512 CPUs, Q6_K and F16 do not; the
-     * heights cut chunks unevenly, and the whole is large enough to run in parallel */
     const int64_t cols = 512;
-    const wk_dtype types[3] = {WK_Q4_0, WK_Q6_K, WK_F16};
-    const int64_t heights[3] = {1537, 301, 517};
-    wk_matrix m[3];
-    const wk_matrix *w[3];
-    float *want[3], *got[3];
+    wk_matrix m[WK_MATVEC_MAX];
+    const wk_matrix *w[WK_MATVEC_MAX];
+    float *want[WK_MATVEC_MAX], *got[WK_MATVEC_MAX];
     float *x = malloc(cols * sizeof *x);
     for (int64_t i = 0; i < cols; i++)
         x[i] = mv_gauss();
-    for (int j = 0; j < 3; j++) {
+    for (int j = 0; j < k; j++) {
         m[j] = (wk_matrix){random_matrix(types[j], heights[j], cols), types[j], heights[j], cols};
         w[j] = &m[j];
         want[j] = malloc((size_t)heights[j] * sizeof(float));
@@ -92,32 +90,45 @@ Test(matvec, matrices_sharing_a_row_equal_their_rows_kernels_at_any_thread_count
         for (int64_t r = 0; r < heights[j]; r++)
             want[j][r] = one_row(&m[j], r, x);
     }
-    void *scratch = malloc(wk_matvec_scratch(w, 3));
+    void *scratch = malloc(wk_matvec_scratch(w, k));
     int saved = omp_get_max_threads();
     for (int threads = 1; threads <= 4; threads++) {
         omp_set_num_threads(threads);
-        for (int j = 0; j < 3; j++)
+        for (int j = 0; j < k; j++)
             memset(got[j], 0xff, (size_t)heights[j] * sizeof(float)); /* NaN: a row missed */
-        wk_matvec(w, 3, x, got, scratch);
-        for (int j = 0; j < 3; j++)
+        wk_matvec(w, k, x, got, scratch);
+        for (int j = 0; j < k; j++)
             for (int64_t r = 0; r < heights[j]; r++)
                 if (memcmp(&got[j][r], &want[j][r], sizeof(float)) != 0) {
-                    cr_expect_fail("%d threads, %s matrix row %lld: %.9g, its kernel %.9g", threads,
-                            wk_type(types[j])->name, (long long)r, got[j][r], want[j][r]);
+                    cr_expect_fail("%d threads, matrix %d (%s) row %lld: %.9g, its kernel %.9g",
+                                   threads, j, wk_type(types[j])->name, (long long)r, got[j][r],
+                                   want[j][r]);
                     break;
                 }
-        /* one matrix through wk_matmul: the same product */
-        memset(got[1], 0xff, (size_t)heights[1] * sizeof(float));
-        wk_matmul(&m[1], x, 1, got[1], scratch);
-        cr_expect(memcmp(got[1], want[1], (size_t)heights[1] * sizeof(float)) == 0,
+        memset(got[0], 0xff, (size_t)heights[0] * sizeof(float));
+        wk_matmul(&m[0], x, 1, got[0], scratch);
+        cr_expect(memcmp(got[0], want[0], (size_t)heights[0] * sizeof(float)) == 0,
                   "%d threads: wk_matmul of one row is wk_matvec", threads);
     }
     omp_set_num_threads(saved);
-    for (int j = 0; j < 3; j++) {
+    for (int j = 0; j < k; j++) {
         free((void *)m[j].data);
         free(want[j]);
         free(got[j]);
     }
     free(scratch);
     free(x);
+}
+
+/* On AVX-512 CPUs Q4_0, Q4_K and Q6_K have matrix-vector products (the last two share their
+ * prepared activations), Q8_0 and F16 do not; two Q8_0 matrices share a quantized row. The
+ * heights cut chunks unevenly, and each group is large enough to run in parallel. */
+Test(matvec, matrices_sharing_a_row_equal_their_rows_kernels_at_any_thread_count)
+{
+    const wk_dtype mixed[4] = {WK_Q6_K, WK_Q4_0, WK_Q4_K, WK_F16};
+    const int64_t mixed_h[4] = {1537, 301, 517, 129};
+    check_group(4, mixed, mixed_h);
+    const wk_dtype shared[3] = {WK_Q8_0, WK_F16, WK_Q8_0};
+    const int64_t shared_h[3] = {1031, 700, 333};
+    check_group(3, shared, shared_h);
 }
