@@ -77,6 +77,5 @@ void wk_softmax(float *x, int64_t n)
 
 void wk_swiglu(float *gate, const float *up, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++)
-        gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+    wk_cpu_kernels_get()->swiglu(gate, up, n);
 }

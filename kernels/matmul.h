@@ -41,7 +41,8 @@ void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y
 void wk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, float eps);
 /* In place: x = softmax(x) over n values (kernels/vec.h's, as this CPU runs it). */
 void wk_softmax(float *x, int64_t n);
-/* In place: gate = silu(gate) * up (SwiGLU), n values. */
+/* In place: gate = silu(gate) * up (SwiGLU), n values (kernels/vec.h's, as this CPU runs
+ * it). */
 void wk_swiglu(float *gate, const float *up, int64_t n);
 
 #endif

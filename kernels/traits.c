@@ -31,7 +31,7 @@ static void fill_tables(void)
                                    .first_nonfinite = wk_first_nonfinite_ref,
                                    .row_error = wk_row_error_ref, .rows_dot = wk_rows_dot_ref,
                                    .cols_dot = wk_cols_dot_ref, .rows_wsum = wk_rows_wsum_ref,
-                                   .softmax = wk_softmax_ref};
+                                   .softmax = wk_softmax_ref, .swiglu = wk_swiglu_ref};
 
     avx2_types[WK_F16] = (wk_cpu_type_traits){.to_float = wk_f16_to_f32_avx2,
                                               .from_float = wk_f32_to_f16_avx2};
@@ -67,7 +67,8 @@ static void fill_tables(void)
                                     .row_error = wk_row_error_avx2,
                                     .gemm_f32 = wk_gemm_f32_avx2, .gemm_q8 = wk_gemm_q8_avx2,
                                     .rows_dot = wk_rows_dot_avx2, .cols_dot = wk_cols_dot_avx2,
-                                    .rows_wsum = wk_rows_wsum_avx2, .softmax = wk_softmax_avx2};
+                                    .rows_wsum = wk_rows_wsum_avx2, .softmax = wk_softmax_avx2,
+                                    .swiglu = wk_swiglu_avx2};
     memcpy(avx512_types, avx2_types, sizeof avx512_types);
 #define AVX512_MATVEC(type, prep, name)                                                          \
     avx512_types[type].matvec_prep_size = wk_matvec_prep_size_##prep##_avx512;                   \

@@ -50,6 +50,7 @@ typedef struct wk_cpu_kernels {
     void (*rows_wsum)(const float *p, int64_t ldp, int G, const float *v, int64_t stride,
                       int64_t rows, int64_t n, float *out, int64_t ldo);
     void (*softmax)(float *x, int64_t n);
+    void (*swiglu)(float *gate, const float *up, int64_t n);
 } wk_cpu_kernels;
 
 const wk_cpu_type_traits *wk_cpu_type(wk_dtype t);

@@ -54,3 +54,9 @@ void wk_softmax_ref(float *x, int64_t n)
     for (int64_t i = 0; i < n; i++)
         x[i] *= inv;
 }
+
+void wk_swiglu_ref(float *gate, const float *up, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}

@@ -28,5 +28,7 @@ void wk_rows_wsum_ref(const float *p, int64_t ldp, int G, const float *v, int64_
                       int64_t rows, int64_t n, float *out, int64_t ldo);
 /* In place: x = softmax(x) over n values (the largest subtracted first) */
 void wk_softmax_ref(float *x, int64_t n);
+/* In place: gate = silu(gate) * up = gate / (1 + e^-gate) * up, n values (SwiGLU) */
+void wk_swiglu_ref(float *gate, const float *up, int64_t n);
 
 #endif

@@ -28,6 +28,7 @@ void wk_cols_dot_avx2(const float *q, int64_t ldq, int G, const float *kt, int64
 void wk_rows_wsum_avx2(const float *p, int64_t ldp, int G, const float *v, int64_t stride,
                        int64_t rows, int64_t n, float *out, int64_t ldo);
 void wk_softmax_avx2(float *x, int64_t n);
+void wk_swiglu_avx2(float *gate, const float *up, int64_t n);
 
 /* rowcheck.c: twins of kernels/rowcheck.c */
 int64_t wk_first_nonfinite_avx2(const float *x, int64_t n);

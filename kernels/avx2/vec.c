@@ -166,3 +166,19 @@ void wk_softmax_avx2(float *x, int64_t n)
     for (; i < n; i++)
         x[i] *= inv;
 }
+
+/* silu(g) = g / (1 + e^-g), as g e^g / (1 + e^g) where g < 0 so that the exponential is
+ * always of -|g| (exp_neg's range, never overflowing) */
+void wk_swiglu_avx2(float *gate, const float *up, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 t = exp_neg(_mm256_or_ps(g, sign)); /* e^-|g| */
+        __m256 num = _mm256_blendv_ps(g, _mm256_mul_ps(g, t), g); /* g < 0: g e^g */
+        __m256 silu = _mm256_div_ps(num, _mm256_add_ps(one, t));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    wk_swiglu_ref(gate + i, up + i, n - i);
+}
