@@ -12,7 +12,7 @@
  * more than it saves (a 64-wide model would spend its time in barriers). */
 #define PARALLEL_MIN (1 << 20)
 
-static size_t row_bytes(wk_dtype t, int64_t cols)
+size_t wk_row_bytes(wk_dtype t, int64_t cols)
 {
     const wk_type_traits *tt = wk_type(t);
     return (size_t)(cols / tt->block_size) * tt->type_size;
@@ -20,7 +20,7 @@ static size_t row_bytes(wk_dtype t, int64_t cols)
 
 size_t wk_matmul_scratch(const wk_matrix *w, int64_t n)
 {
-    size_t dots = row_bytes(wk_cpu_type(w->type)->vec_dot_type, w->cols) * (size_t)n;
+    size_t dots = wk_row_bytes(wk_cpu_type(w->type)->vec_dot_type, w->cols) * (size_t)n;
     size_t tiles = wk_gemm_scratch(w->type, w->cols, n), one = wk_matvec_scratch(&w, 1);
     size_t most = dots > tiles ? dots : tiles;
     return most > one ? most : one;
@@ -37,7 +37,7 @@ void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *sc
         return;
     const wk_cpu_type_traits *tt = wk_cpu_type(w->type);
     wk_dtype at = tt->vec_dot_type;
-    size_t in_row = row_bytes(w->type, w->cols), act_row = row_bytes(at, w->cols);
+    size_t in_row = wk_row_bytes(w->type, w->cols), act_row = wk_row_bytes(at, w->cols);
     const void *act = x;
     if (at != WK_F32) {
         const wk_cpu_type_traits *a = wk_cpu_type(at);

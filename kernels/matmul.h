@@ -16,6 +16,9 @@ typedef struct wk_matrix {
     int64_t rows, cols;
 } wk_matrix;
 
+/* Bytes of one row of cols values of type t (whole blocks). */
+size_t wk_row_bytes(wk_dtype t, int64_t cols);
+
 /* Bytes wk_matmul needs as scratch for n activation rows of w, or for one (the activations
  * quantized to w's vec_dot_type, the tiles' or the matrix-vector product's forms). */
 size_t wk_matmul_scratch(const wk_matrix *w, int64_t n);

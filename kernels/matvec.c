@@ -34,18 +34,12 @@ typedef struct {
     float *y;
 } part;
 
-static size_t row_bytes(wk_dtype t, int64_t cols)
-{
-    const wk_type_traits *tt = wk_type(t);
-    return (size_t)(cols / tt->block_size) * tt->type_size;
-}
-
 size_t wk_matvec_scratch(const wk_matrix *const *w, int k)
 {
     size_t bytes = 0;
     for (int j = 0; j < k; j++) {
         const wk_cpu_type_traits *tt = wk_cpu_type(w[j]->type);
-        bytes += row_bytes(tt->vec_dot_type, w[j]->cols);
+        bytes += wk_row_bytes(tt->vec_dot_type, w[j]->cols);
         if (tt->matvec)
             bytes += 64 + tt->matvec_prep_size(w[j]->cols);
     }
@@ -78,12 +72,12 @@ void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y
         p->w = w[j];
         p->tt = wk_cpu_type(w[j]->type);
         p->y = y[j];
-        p->in_row = row_bytes(w[j]->type, w[j]->cols);
+        p->in_row = wk_row_bytes(w[j]->type, w[j]->cols);
         p->act = x;
         wk_dtype at = p->tt->vec_dot_type;
         const part *same = NULL; /* an earlier matrix whose activations serve this one too */
         for (int i = 0; i < j && !same; i++)
-            if (wk_cpu_type(parts[i].w->type)->vec_dot_type == at &&
+            if (parts[i].tt->vec_dot_type == at &&
                 parts[i].tt->matvec_prep == p->tt->matvec_prep && parts[i].w->cols == w[j]->cols)
                 same = &parts[i];
         if (same) {
@@ -92,7 +86,7 @@ void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y
             if (at != WK_F32) {
                 wk_cpu_type(at)->from_float(x, sp, w[j]->cols);
                 p->act = sp;
-                sp += row_bytes(at, w[j]->cols);
+                sp += wk_row_bytes(at, w[j]->cols);
             }
             if (p->tt->matvec) {
                 void *prep = (void *)(((uintptr_t)sp + 63) & ~(uintptr_t)63);
