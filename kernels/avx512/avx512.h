@@ -1,9 +1,10 @@
 /* The AVX-512 kernels (kernels/avx512/, built with AVX-512 F/BW/VL/VNNI flags beside the
  * AVX2 ones). They exist where a wider register pays most: in prompt processing, which is
  * compute-bound, the micro-kernels of the tiled products and the batched attention steps; in
- * decoding, the matrix-vector products of the types whose per-row dot products cost more
- * than reading their bytes. Everything else keeps its AVX2 twin. Only kernels/traits.c (which checks the CPU first)
- * and the tests call them. */
+ * decoding, the matrix-vector products of the types where they measured faster than the
+ * per-row dot products (their unpacking, or sixteen float weights a step). Everything else
+ * keeps its AVX2 twin. Only kernels/traits.c (which checks the CPU first) and the tests call
+ * them. */
 #ifndef WK_KERNELS_AVX512_H
 #define WK_KERNELS_AVX512_H
 
@@ -40,6 +41,16 @@ void wk_matvec_prep_q8_K_avx512(int64_t n, const void *act, void *prep);
 void wk_matvec_q4_K_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
                            const void *prep);
 void wk_matvec_q6_K_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
+                           const void *prep);
+
+/* matvec_float.c: the same for float weights with F32 activations (prepared: copied aligned) */
+size_t wk_matvec_prep_size_f32_avx512(int64_t n);
+void wk_matvec_prep_f32_avx512(int64_t n, const void *act, void *prep);
+void wk_matvec_f32_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
+                          const void *prep);
+void wk_matvec_f16_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
+                          const void *prep);
+void wk_matvec_bf16_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
                            const void *prep);
 
 #endif

@@ -120,9 +120,10 @@ static void check_group(int k, const wk_dtype *types, const int64_t *heights)
     free(x);
 }
 
-/* On AVX-512 CPUs Q4_0, Q4_K and Q6_K have matrix-vector products (the last two share their
- * prepared activations), Q8_0 and F16 do not; two Q8_0 matrices share a quantized row. The
- * heights cut chunks unevenly, and each group is large enough to run in parallel. */
+/* On AVX-512 CPUs Q4_0, Q4_K, Q6_K and the float types have matrix-vector products (Q4_K and
+ * Q6_K share their prepared activations, as do F16, BF16 and F32), Q8_0 does not; two Q8_0
+ * matrices share a quantized row. The heights cut chunks unevenly, and each group is large
+ * enough to run in parallel. */
 Test(matvec, matrices_sharing_a_row_equal_their_rows_kernels_at_any_thread_count)
 {
     const wk_dtype mixed[4] = {WK_Q6_K, WK_Q4_0, WK_Q4_K, WK_F16};
@@ -131,4 +132,7 @@ Test(matvec, matrices_sharing_a_row_equal_their_rows_kernels_at_any_thread_count
     const wk_dtype shared[3] = {WK_Q8_0, WK_F16, WK_Q8_0};
     const int64_t shared_h[3] = {1031, 700, 333};
     check_group(3, shared, shared_h);
+    const wk_dtype floats[3] = {WK_F16, WK_BF16, WK_F32};
+    const int64_t floats_h[3] = {1201, 515, 397};
+    check_group(3, floats, floats_h);
 }
