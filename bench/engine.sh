@@ -20,7 +20,10 @@
 # streaming bandwidth, all threads) and then every type on every contender once, in that
 # order. Figures are medians over the rounds with their min-max; each ratio is computed
 # inside a round and the median of those is printed. Decode GB/s = weight bytes a token reads
-# (bench/engine_prep.py) x tokens/s; its share of the bandwidth measured in the same round.
+# (bench/engine_prep.py) x tokens/s; its share of the bandwidth measured in the same round
+# (bw-read's best pass). wk-run also prints its median forward pass: the weight bytes over it,
+# against bw-read's median pass, is the share with the machine's stalls taken out of both
+# sides (docs/benchmarks.md says why that matters on a shared virtual machine).
 # WK_BENCH_TYPES: the types (default "F16 Q8_0 Q4_0 Q4_K_M Q6_K"); WK_BENCH_DECODE (default
 # 128) and WK_BENCH_CTX (default 1024) the decode length and context; WK_BENCH_BW_SIZE the
 # array bw-read sums (default 1G). Nothing here asserts on a speed.
@@ -93,7 +96,8 @@ else
 fi
 [ ${#REF[@]} -eq 0 ] || names+=(ref)
 
-# measure NAME FILE: "<prefill tokens/s> <decode tokens/s>" of one run. wk-run counts the
+# measure NAME FILE: "<prefill tokens/s> <decode tokens/s>" of one run (wk-run: then its
+# median forward pass in ms). wk-run counts the
 # first generated token, which the prompt's logits give, in its decode speed; llama.cpp's
 # tg test and bench_speed.mjs count forward passes, DECODE of them. So wk-run's figure is
 # scaled to its DECODE - 1 passes.
@@ -105,10 +109,10 @@ measure() {
               --temp 0 -t "$THREADS" -c "$CTX" 2>&1 >/dev/null) ||
         { echo "bench: failed: $RUN $2: $out" >&2; return 1; }
       awk -v np="$PROMPT" -v nd="$DECODE" '
-        /^prompt: [0-9]+ tokens in .* generated: [0-9]+ tokens in/ {
-          gsub(/[(;]/, " ")
+        /^prompt: [0-9]+ tokens in .* generated: [0-9]+ tokens in .* median forward pass/ {
+          gsub(/[(;,]/, " ")
           if ($2 != np || $10 != nd) exit 1
-          printf "%.4f %.4f\n", $7, $15 * (nd - 1) / nd; found = 1 }
+          printf "%.4f %.4f %.4f\n", $7, $15 * (nd - 1) / nd, $20; found = 1 }
         END { if (!found) exit 1 }' <<<"$out" ||
         { echo "bench: $RUN $2: expected $PROMPT prompt and $DECODE generated tokens: $out" >&2; return 1; }
       ;;
@@ -143,23 +147,29 @@ print(pp[0], tg[0])' "$pp" "$tg" "$PROMPT"
 }
 
 # Samples, space-separated per key: PF/DC[name,type] tokens/s, GBS/PCT[name,type] decode
-# bandwidth and its share, RP/RD[name,type] wk over name per round; BWS the bandwidths.
-declare -A PF DC GBS PCT RP RD
-BWS=()
+# bandwidth and its share, RP/RD[name,type] wk over name per round; MED/MGBS/MPCT[type]
+# wk-run's median forward pass (ms), the bandwidth over it and its share of bw-read's median
+# pass; BWS/BWM bw-read's best and median passes.
+declare -A PF DC GBS PCT RP RD MED MGBS MPCT
+BWS=() BWM=()
 awk_calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 machine=$(bench_machine) # the load average before the runs
 echo "wk-run: $RUNS rounds of (bw-read, then ${names[*]} per type) on ${TYPES[*]}..." >&2
 for ((r = 0; r < RUNS; r++)); do
   # the best of 5 passes: the machine's ceiling, however busy the other passes found it
-  bw=$(env -u OMP_NUM_THREADS "$BW" --size "${WK_BENCH_BW_SIZE:-1G}" --reps 5 |
-         sed -n 's/.*best \([0-9.]*\) GB\/s.*/\1/p')
-  [ -n "$bw" ] || { echo "bench: $BW printed no bandwidth" >&2; exit 1; }
-  BWS+=("$bw")
+  read -r bw bwm < <(env -u OMP_NUM_THREADS "$BW" --size "${WK_BENCH_BW_SIZE:-1G}" --reps 5 |
+         sed -n 's/.*best \([0-9.]*\) GB\/s, median \([0-9.]*\) GB\/s.*/\1 \2/p')
+  [ -n "$bwm" ] || { echo "bench: $BW printed no bandwidth" >&2; exit 1; }
+  BWS+=("$bw") BWM+=("$bwm")
   for ty in "${TYPES[@]}"; do
     declare -A now_p=() now_d=()
     for name in "${names[@]}"; do
       res=$(measure "$name" "${FILE[$ty]}")
-      read -r p d <<<"$res"
+      read -r p d med <<<"$res"
+      if [ "$name" = wk ]; then
+        mgbs=$(awk_calc "${BYTES[$ty]} / ($med / 1e3) / 1e9")
+        MED[$ty]+="$med " MGBS[$ty]+="$mgbs " MPCT[$ty]+="$(awk_calc "100 * $mgbs / $bwm") "
+      fi
       now_p[$name]=$p now_d[$name]=$d
       PF[$name,$ty]+="$p " DC[$name,$ty]+="$d "
       gbs=$(awk_calc "${BYTES[$ty]} * $d / 1e9")
@@ -191,7 +201,7 @@ if [ "$RUNS" -eq 1 ]; then
 else
   echo "  median of $RUNS rounds, min-max beside it; tokens/s; ratios: wk-run / the other, per round"
 fi
-echo "  read bandwidth (bw-read, all threads, best of 5 passes per round): $(fig '%.2f' "${BWS[@]}") GB/s"
+echo "  read bandwidth (bw-read, all threads, 5 passes per round): best $(fig '%.2f' "${BWS[@]}") GB/s, median $(fig '%.2f' "${BWM[@]}") GB/s"
 row "type" "engine" "prefill tokens/s" "decode tokens/s" "decode GB/s" "% of read bandwidth"
 for ty in "${TYPES[@]}"; do
   target=""
@@ -207,5 +217,8 @@ for ty in "${TYPES[@]}"; do
     row "$ty" "wk-run / ${label[$name]}" "$(fig '%.2fx' ${RP[$name,$ty]})" \
       "$(fig '%.2fx' ${RD[$name,$ty]})" "target >= 1.00x" ""
   done
+  # shellcheck disable=SC2086
+  echo "  $ty  wk-run's median forward pass $(fig '%.3f' ${MED[$ty]}) ms: $(fig '%.3f' ${MGBS[$ty]}) GB/s," \
+    "$(fig '%.1f' ${MPCT[$ty]}) % of bw-read's median pass"
 done
 [ ${#REF[@]} -gt 0 ] || echo "  (WK_REF_BENCH not set: no llama-bench rows; see docs/benchmarks.md)"

@@ -13,6 +13,21 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of v[0..n) (sorted in place); 0 for none. */
+static double median(double *v, int n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* The text of the tokens pushed since the last call, handed to emit. */
 static int emit_held(wk_buf *text, wk_gen_emit emit, void *ctx)
 {
@@ -61,9 +76,11 @@ static int generate(run *r, const wk_vocab *tok, const wk_token *prompt, int n_p
     int rc = -1;
     float *last = NULL;
     void *scratch = malloc(wk_sample_scratch((int)r->n_vocab));
+    double *pass_s = malloc((size_t)(o->n_predict > 0 ? o->n_predict : 1) * sizeof *pass_s);
+    int passes = 0;
     wk_sampler sampler = o->sampler;
     wk_detok_init(&d, tok, WK_DETOK_STRIP_SPACE);
-    if (!scratch) {
+    if (!scratch || !pass_s) {
         wk_fail(e, "out of memory");
         goto done;
     }
@@ -95,10 +112,13 @@ static int generate(run *r, const wk_vocab *tok, const wk_token *prompt, int n_p
             st->hit_ctx = true;
             break;
         }
+        double t1 = now();
         if (eval(r, &next, 1, &last, e) != 0)
             goto done;
+        pass_s[passes++] = now() - t1;
     }
     st->decode_s = now() - t0;
+    st->pass_median_s = median(pass_s, passes);
     wk_detok_flush(&d, &text);
     if (emit_held(&text, emit, ctx) != 0)
         goto stopped;
@@ -109,6 +129,7 @@ stopped:
 done:
     wk_buf_free(&text);
     free(scratch);
+    free(pass_s);
     return rc;
 }
 

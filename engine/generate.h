@@ -26,6 +26,8 @@ typedef struct wk_gen_opts {
 typedef struct wk_gen_stats {
     int n_prompt, n_generated;
     double prefill_s, decode_s; /* wall time in the forward passes (and sampling) */
+    double pass_median_s;       /* the median decode forward pass (0: none ran): unlike the
+                                   mean, not moved by a few passes the machine held up */
     bool hit_eog, hit_ctx;      /* why generation stopped early */
 } wk_gen_stats;
 

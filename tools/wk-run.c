@@ -54,11 +54,14 @@ static int print_text(const char *text, size_t len, void *ctx)
 
 static void print_stats(const wk_gen_stats *st)
 {
+    char median[64] = "";
+    if (st->pass_median_s > 0)
+        snprintf(median, sizeof median, ", median forward pass %.3f ms", 1e3 * st->pass_median_s);
     fprintf(stderr, "prompt: %d tokens in %.3f s (%.2f tokens/s); generated: %d tokens in "
-                    "%.3f s (%.2f tokens/s)%s\n",
+                    "%.3f s (%.2f tokens/s)%s%s\n",
             st->n_prompt, st->prefill_s, st->prefill_s > 0 ? st->n_prompt / st->prefill_s : 0,
             st->n_generated, st->decode_s,
-            st->decode_s > 0 ? st->n_generated / st->decode_s : 0,
+            st->decode_s > 0 ? st->n_generated / st->decode_s : 0, median,
             st->hit_ctx ? "; stopped: the context is full" : "");
 }
 

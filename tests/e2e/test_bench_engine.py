@@ -98,8 +98,13 @@ def test_engine_bench_rounds(f16):
     assert "2 rounds of (bw-read, then wk node ref per type) on F16 Q8_0" in p.stderr
     assert "prefill 32 tokens, decode 4, 2 threads, context 64" in out
     assert "median of 2 rounds" in out
-    bw = re.search(r"read bandwidth .*: ([0-9.]+) \(([0-9.]+)-([0-9.]+)\) GB/s", out)
-    assert bw and float(bw.group(2)) <= float(bw.group(1)) <= float(bw.group(3)) and float(bw.group(2)) > 0
+    bw = re.search(r"read bandwidth .*: best ([0-9.]+) \(([0-9.]+)-([0-9.]+)\) GB/s, "
+                   r"median ([0-9.]+) \(([0-9.]+)-([0-9.]+)\) GB/s", out)
+    assert bw, out
+    best, median = [float(x) for x in bw.groups()[:3]], [float(x) for x in bw.groups()[3:]]
+    for med, lo, hi in (best, median):
+        assert 0 < lo <= med <= hi
+    assert median[0] <= best[2]
     q8 = f16.parent / "tiny-q8_0.gguf"
     assert q8.exists(), "Q8_0 is quantized beside the F16 file"
     calls = (f16.parent / "ARGS").read_text().splitlines()
@@ -119,6 +124,18 @@ def test_engine_bench_rounds(f16):
             assert figs[0][1] > 0 and figs[1][1] > 0
             dec, gbs = figs[1][0], figs[2][0]
             assert math.isclose(gbs, int(head.group(2)) * dec / 1e9, rel_tol=0.02, abs_tol=2e-3)
+        # wk-run's median forward pass, the bandwidth over it and its share of the median pass
+        m = re.search(rf"^  {ty}  wk-run's median forward pass ([0-9.]+) \(([0-9.]+)-([0-9.]+)\) "
+                      r"ms: ([0-9.]+) \(([0-9.]+)-([0-9.]+)\) GB/s, ([0-9.]+) \(([0-9.]+)-([0-9.]+)\) "
+                      r"% of bw-read's median pass$", section, re.M)
+        assert m, section
+        ms, mgbs, mpct = (tuple(float(x) for x in m.groups()[i:i + 3]) for i in (0, 3, 6))
+        for med, lo, hi in (ms, mgbs, mpct):
+            assert 0 <= lo <= med <= hi
+        assert ms[1] > 0  # the slowest pass gives the least bandwidth, and the reverse
+        for gbs, pass_ms in ((mgbs[1], ms[2]), (mgbs[2], ms[1])):
+            assert math.isclose(gbs, int(head.group(2)) / (pass_ms / 1e3) / 1e9, rel_tol=0.02,
+                                abs_tol=2e-3)
         for other in ("node-llama-cpp 3.21.1", "llama-bench"):
             ratios = spread(section, "wk-run / " + other, "x")
             assert len(ratios) == 2
