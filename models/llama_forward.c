@@ -310,13 +310,31 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
     /* one thread for a small model's short context: waking the others costs more */
     bool parallel = (int64_t)n * p->n_head * len_all * hd >= (1 << 20);
     if (n == 1) {
+        /* The heads that share a kv head go together, so its keys and values come from
+         * memory once: each block of KEY_BLOCK key rows is scored for all of them while in
+         * L1, and their weighted sums take one pass over the value rows. A group is split
+         * only where there are fewer kv heads than threads. */
+        enum { KEY_BLOCK = 64 };
+        int threads = parallel ? omp_get_max_threads() : 1;
+        int split = (threads + (int)p->n_head_kv - 1) / (int)p->n_head_kv;
+        split = split < group ? split : group;
+        int sub = (group + split - 1) / split; /* heads per piece */
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
-        for (int h = 0; h < (int)p->n_head; h++) {
+        for (int it = 0; it < (int)p->n_head_kv * split; it++) {
+            int kvh = it / split, h0 = kvh * group + it % split * sub;
+            int heads = (kvh + 1) * group - h0 < sub ? (kvh + 1) * group - h0 : sub;
             float *sc = s->scores + (size_t)omp_get_thread_num() * group * n_ctx;
-            size_t kvh = (size_t)(h / group);
-            k->rows_dot(s->q + (size_t)h * hd, kc + kvh * head, hd, len_all, hd, scale, sc);
-            k->softmax(sc, len_all);
-            k->rows_wsum(sc, 0, 1, vc + kvh * head, hd, len_all, hd, s->att + (size_t)h * hd, 0);
+            const float *keys = kc + (size_t)kvh * head, *q = s->q + (size_t)h0 * hd;
+            for (int j = 0; j < len_all; j += KEY_BLOCK) {
+                int rows = len_all - j < KEY_BLOCK ? len_all - j : KEY_BLOCK;
+                for (int g = 0; g < heads; g++)
+                    k->rows_dot(q + (size_t)g * hd, keys + (size_t)j * hd, hd, rows, hd, scale,
+                                sc + (size_t)g * n_ctx + j);
+            }
+            for (int g = 0; g < heads; g++)
+                k->softmax(sc + (size_t)g * n_ctx, len_all);
+            k->rows_wsum(sc, (int64_t)n_ctx, heads, vc + (size_t)kvh * head, hd, len_all, hd,
+                         s->att + (size_t)h0 * hd, hd);
         }
         return;
     }

@@ -140,3 +140,25 @@ def test_a_model_without_a_tokenizer(f32, tmp_path):
     patch_bytes(f32, out, b"tokenizer.ggml.model", b"tokenizer.ggml.xodel")
     p = run([RUN, out, "-p", "a"], check=1)
     assert "tokenizer.ggml.model" in p.stderr and str(out) in p.stderr, p.stderr
+
+
+def test_decode_attention_is_the_same_at_any_thread_count(tmp_path):
+    """One kv head for 16 query heads and a prompt long enough that decoding's attention runs
+    in parallel: the heads sharing the kv head are cut into pieces for the threads (6, 6 and
+    4 of them at 3 threads), and every logit of the prompt and of the decoded tokens is the
+    one a single thread computes, bit for bit."""
+    from conftest import GEN
+    run([GEN / "gen-llama", "--preset", "tiny", "--layers", "1", "--hidden", "1024",
+         "--heads", "16", "--kv-heads", "1", "--dtype", "f32", "--seed", "5", "-o",
+         tmp_path / "hf"], check=0)
+    model = tmp_path / "mqa.gguf"
+    run([CONVERT, tmp_path / "hf", "-o", model, "--quiet"], check=0)
+    (tmp_path / "p.txt").write_text(" ".join(["one two three four"] * 120))
+    logits = []
+    for threads in ("1", "3"):
+        out = tmp_path / f"t{threads}.npy"
+        run([RUN, model, "-f", tmp_path / "p.txt", "-n", "6", "--temp", "0", "--ignore-eos",
+             "-q", "-t", threads, "-c", "1200", "--logits", out], check=0)
+        logits.append(np.load(out))
+    assert logits[0].shape[0] > 1024 + 5  # 16 heads x 64 x 1024 positions: in parallel
+    assert np.array_equal(logits[0], logits[1])
