@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include "formats/gguf/gguf.h"
 #include "kernels/matmul.h"
@@ -247,6 +248,19 @@ static size_t most_scratch(const llama_model *m, uint32_t n)
     return most;
 }
 
+/* The KV cache in 2 MiB pages where the kernel gives them (transparent huge pages, asked
+ * for with madvise): decoding streams the whole cache every token, and with 4 KiB pages the
+ * prefetchers stop at every page. */
+static void *huge_alloc(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    void *p = NULL;
+    if (posix_memalign(&p, huge, bytes) != 0)
+        return NULL;
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice: no error matters */
+    return p;
+}
+
 int wk_llama_state_new(const void *mv, uint32_t n_ctx, uint32_t n_batch, void **out,
                        wk_err *e)
 {
@@ -271,8 +285,8 @@ int wk_llama_state_new(const void *mv, uint32_t n_ctx, uint32_t n_batch, void **
     s->scores = malloc((size_t)omp_get_max_threads() * (p->n_head / p->n_head_kv) * n_ctx *
                        sizeof(float));
     s->kt = n_batch > 1 ? malloc(kv * n_ctx * sizeof(float)) : NULL;
-    s->k_cache = malloc(cache * sizeof(float));
-    s->v_cache = malloc(cache * sizeof(float));
+    s->k_cache = huge_alloc(cache * sizeof(float));
+    s->v_cache = huge_alloc(cache * sizeof(float));
     s->scratch = malloc(most_scratch(m, n_batch) + 64);
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up ||
         !s->scores || (n_batch > 1 && !s->kt) || !s->k_cache || !s->v_cache || !s->scratch)
@@ -290,13 +304,23 @@ static void add_bias(float *y, const float *b, int n, int64_t width)
             y[t * width + i] += b[i];
 }
 
+/* Asks for the cache lines of n floats at p (locality 3: to L1, 2: to L2). */
+static void prefetch_rows(const float *p, size_t n, int locality)
+{
+    for (size_t i = 0; i < n; i += 16)
+        if (locality == 3)
+            __builtin_prefetch(p + i, 0, 3);
+        else
+            __builtin_prefetch(p + i, 0, 2);
+}
+
 /* att[t] for every head: softmax(q . k / sqrt(hd)) over positions 0 .. pos + t of the cache,
  * times v; head h reads kv head h / (n_head / n_head_kv).
  *
- * One token (decode) takes each head against the cached key rows. A batch (a prompt) first
- * transposes the layer's cached keys, then takes each token's heads that share a kv head
- * together: their scores as one product with the transposed keys (kernels/vec.h), their
- * weighted sums as one pass over the value rows. */
+ * One token (decode) takes the heads that share a kv head together (below). A batch (a
+ * prompt) first transposes the layer's cached keys, then takes each token's heads that share
+ * a kv head together: their scores as one product with the transposed keys (kernels/vec.h),
+ * their weighted sums as one pass over the value rows. */
 static void attention(const llama_model *m, llama_state *s, int l, int n, int pos)
 {
     const wk_llama_hparams *p = &m->hp;
@@ -325,15 +349,21 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
             int heads = (kvh + 1) * group - h0 < sub ? (kvh + 1) * group - h0 : sub;
             float *sc = s->scores + (size_t)omp_get_thread_num() * group * n_ctx;
             const float *keys = kc + (size_t)kvh * head, *q = s->q + (size_t)h0 * hd;
+            const float *values = vc + (size_t)kvh * head;
             for (int j = 0; j < len_all; j += KEY_BLOCK) {
                 int rows = len_all - j < KEY_BLOCK ? len_all - j : KEY_BLOCK;
+                /* the next block's keys to L1 and this block's values to L2, while the
+                 * heads score this block: the cache is streamed from memory every token */
+                int ahead = len_all - j - rows < KEY_BLOCK ? len_all - j - rows : KEY_BLOCK;
+                prefetch_rows(keys + (size_t)(j + rows) * hd, (size_t)ahead * hd, 3);
+                prefetch_rows(values + (size_t)j * hd, (size_t)rows * hd, 2);
                 for (int g = 0; g < heads; g++)
                     k->rows_dot(q + (size_t)g * hd, keys + (size_t)j * hd, hd, rows, hd, scale,
                                 sc + (size_t)g * n_ctx + j);
             }
             for (int g = 0; g < heads; g++)
                 k->softmax(sc + (size_t)g * n_ctx, len_all);
-            k->rows_wsum(sc, (int64_t)n_ctx, heads, vc + (size_t)kvh * head, hd, len_all, hd,
+            k->rows_wsum(sc, (int64_t)n_ctx, heads, values, hd, len_all, hd,
                          s->att + (size_t)h0 * hd, hd);
         }
         return;
