@@ -18,7 +18,7 @@ static double ramp(double low, double high, uint32_t i0)
     return 1 - fmin(1, fmax(0, y));
 }
 
-void wk_rope_apply(const wk_rope *r, float *x, int n_heads, int head_dim, int64_t pos)
+void wk_rope_angles(const wk_rope *r, int64_t pos, double *cs)
 {
     double lo = 0, hi = 0, mscale = r->attn_factor > 0 ? r->attn_factor : 1.0;
     if (r->ext_factor != 0) {
@@ -26,7 +26,6 @@ void wk_rope_apply(const wk_rope *r, float *x, int n_heads, int head_dim, int64_
         hi = fmin(r->n_dims - 1, ceil(corr_dim(r->n_dims, r->n_ctx_orig, r->beta_slow, r->base)));
         mscale *= 1.0 + 0.1 * log(1.0 / r->freq_scale);
     }
-    uint32_t half = r->n_dims / 2;
     for (uint32_t i0 = 0; i0 < r->n_dims; i0 += 2) {
         double theta = (double)pos * pow(r->base, -(double)i0 / r->n_dims);
         if (r->freq_factors)
@@ -36,7 +35,16 @@ void wk_rope_apply(const wk_rope *r, float *x, int n_heads, int head_dim, int64_
             double mix = ramp(lo, hi, i0) * r->ext_factor;
             t = t * (1 - mix) + theta * mix;
         }
-        double c = cos(t) * mscale, s = sin(t) * mscale;
+        cs[i0] = cos(t) * mscale;
+        cs[i0 + 1] = sin(t) * mscale;
+    }
+}
+
+void wk_rope_rotate(const wk_rope *r, float *x, int n_heads, int head_dim, const double *cs)
+{
+    uint32_t half = r->n_dims / 2;
+    for (uint32_t i0 = 0; i0 < r->n_dims; i0 += 2) {
+        double c = cs[i0], s = cs[i0 + 1];
         uint32_t a = r->neox ? i0 / 2 : i0, b = r->neox ? i0 / 2 + half : i0 + 1;
         for (int h = 0; h < n_heads; h++) {
             float *v = x + (int64_t)h * head_dim;

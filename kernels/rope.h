@@ -22,7 +22,12 @@ typedef struct wk_rope {
     uint32_t n_ctx_orig;
 } wk_rope;
 
-/* Rotates n_heads heads of head_dim values (x[h * head_dim + ...]) for position pos. */
-void wk_rope_apply(const wk_rope *r, float *x, int n_heads, int head_dim, int64_t pos);
+/* The rotation at position pos: cs[2i] and cs[2i + 1] the cosine and sine of pair i's angle,
+ * times the magnitude gain, for the n_dims / 2 pairs (n_dims values). One position's angles
+ * serve every layer and both q and k. */
+void wk_rope_angles(const wk_rope *r, int64_t pos, double *cs);
+
+/* Rotates n_heads heads of head_dim values (x[h * head_dim + ...]) by angles cs. */
+void wk_rope_rotate(const wk_rope *r, float *x, int n_heads, int head_dim, const double *cs);
 
 #endif

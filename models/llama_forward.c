@@ -35,6 +35,8 @@ typedef struct llama_state {
     float *kt;                             /* (kv_dim, n_ctx): a layer's keys transposed */
     float *k_cache, *v_cache;              /* (layer, kv head, n_ctx, head_dim) */
     void *scratch;                         /* activations quantized for the dot products */
+    double *rope_cs;                       /* (batch, rope n_dims): RoPE angles of ... */
+    int64_t *rope_pos;                     /* (batch): ... these positions (-1: none yet) */
 } llama_state;
 
 /* ---- loading from a GGUF ---- */
@@ -227,6 +229,8 @@ void wk_llama_state_free(void *sv)
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(s->scratch);
+    free(s->rope_cs);
+    free(s->rope_pos);
     free(s);
 }
 
@@ -288,10 +292,15 @@ int wk_llama_state_new(const void *mv, uint32_t n_ctx, uint32_t n_batch, void **
     s->k_cache = huge_alloc(cache * sizeof(float));
     s->v_cache = huge_alloc(cache * sizeof(float));
     s->scratch = malloc(most_scratch(m, n_batch) + 64);
+    s->rope_cs = malloc((nb * m->rope.n_dims + 1) * sizeof(double));
+    s->rope_pos = malloc(nb * sizeof(int64_t));
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up ||
-        !s->scores || (n_batch > 1 && !s->kt) || !s->k_cache || !s->v_cache || !s->scratch)
+        !s->scores || (n_batch > 1 && !s->kt) || !s->k_cache || !s->v_cache || !s->scratch ||
+        !s->rope_cs || !s->rope_pos)
         return wk_fail(e, "out of memory for a context of %u tokens (%.1f MiB of KV cache)",
                        n_ctx, 2.0 * (double)cache * sizeof(float) / 1048576.0);
+    for (size_t t = 0; t < nb; t++)
+        s->rope_pos[t] = -1;
     return 0;
 }
 
@@ -453,8 +462,13 @@ void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int p
     add_bias(s->v, L->bv, n, (int64_t)kv_dim);
     /* RoPE on q and k at their positions; k and v into the cache */
     for (int t = 0; t < n; t++) {
-        wk_rope_apply(&m->rope, s->q + t * q_dim, (int)p->n_head, hd, pos + t);
-        wk_rope_apply(&m->rope, s->k + t * kv_dim, (int)p->n_head_kv, hd, pos + t);
+        double *cs = s->rope_cs + (size_t)t * m->rope.n_dims; /* layer 0 computes them */
+        if (s->rope_pos[t] != pos + t) {
+            wk_rope_angles(&m->rope, pos + t, cs);
+            s->rope_pos[t] = pos + t;
+        }
+        wk_rope_rotate(&m->rope, s->q + t * q_dim, (int)p->n_head, hd, cs);
+        wk_rope_rotate(&m->rope, s->k + t * kv_dim, (int)p->n_head_kv, hd, cs);
         for (size_t h = 0; h < p->n_head_kv; h++) { /* a kv head's rows one after another */
             size_t at = (((size_t)l * p->n_head_kv + h) * s->n_ctx + (size_t)(pos + t)) * hd;
             memcpy(s->k_cache + at, s->k + t * kv_dim + h * hd, (size_t)hd * sizeof(float));
