@@ -318,9 +318,11 @@ Test(cuda_dots, rope_angles_are_the_cpu_ones)
         for (int64_t pos = 0; pos < 70000; pos = pos * 3 + 1) {
             enum { HD = 64 };
             float want[HD], got[HD];
+            double angles[HD];
             for (int i = 0; i < HD; i++)
                 want[i] = got[i] = cd_gauss();
-            wk_rope_apply(r, want, 1, HD, pos);
+            wk_rope_angles(r, pos, angles);
+            wk_rope_rotate(r, want, 1, HD, angles);
             for (uint32_t i0 = 0; i0 < r->n_dims; i0 += 2) {
                 double cs, sn;
                 wk_cu_rope_cs(&cr, pos, i0, &cs, &sn);
