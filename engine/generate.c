@@ -76,7 +76,9 @@ static int generate(run *r, const wk_vocab *tok, const wk_token *prompt, int n_p
     int rc = -1;
     float *last = NULL;
     void *scratch = malloc(wk_sample_scratch((int)r->n_vocab));
-    double *pass_s = malloc((size_t)(o->n_predict > 0 ? o->n_predict : 1) * sizeof *pass_s);
+    /* one time per decode pass: fewer than the context holds, however large n_predict is */
+    size_t most = o->n_predict < (int)r->s->n_ctx ? (size_t)o->n_predict : r->s->n_ctx;
+    double *pass_s = malloc((most + 1) * sizeof *pass_s);
     int passes = 0;
     wk_sampler sampler = o->sampler;
     wk_detok_init(&d, tok, WK_DETOK_STRIP_SPACE);

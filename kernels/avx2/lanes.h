@@ -1,6 +1,7 @@
 /* What the AVX2 quantizers and dequantizers share (include only from kernels/avx2/ and
- * kernels/avx512/, built with -mavx2 and more): loads of packed levels, reductions, lane-wise twins of scalar helpers of
- * quant/ with the scalar's exact results, and the entry points of the searching types. */
+ * kernels/avx512/, built with -mavx2 and more): loads of packed levels, reductions, lane-wise
+ * twins of scalar helpers of quant/ with the scalar's exact results, and the entry points of
+ * the searching types. */
 #ifndef WK_KERNELS_AVX2_LANES_H
 #define WK_KERNELS_AVX2_LANES_H
 
