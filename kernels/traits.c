@@ -74,7 +74,8 @@ static void fill_tables(void)
     avx512_types[type].matvec_prep_size = wk_matvec_prep_size_##prep##_avx512;                   \
     avx512_types[type].matvec_prep = wk_matvec_prep_##prep##_avx512;                             \
     avx512_types[type].matvec = wk_matvec_##name##_avx512;
-    AVX512_MATVEC(WK_Q4_0, q4_0, q4_0) AVX512_MATVEC(WK_Q4_K, q8_K, q4_K)
+    AVX512_MATVEC(WK_Q4_0, q4_0, q4_0) AVX512_MATVEC(WK_Q8_0, q8_0, q8_0)
+    AVX512_MATVEC(WK_Q4_K, q8_K, q4_K)
     AVX512_MATVEC(WK_Q6_K, q8_K, q6_K) AVX512_MATVEC(WK_F32, f32, f32)
     AVX512_MATVEC(WK_F16, f32, f16) AVX512_MATVEC(WK_BF16, f32, bf16)
 #undef AVX512_MATVEC

@@ -36,6 +36,10 @@ size_t wk_matvec_prep_size_q4_0_avx512(int64_t n);
 void wk_matvec_prep_q4_0_avx512(int64_t n, const void *act, void *prep);
 void wk_matvec_q4_0_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
                            const void *prep);
+size_t wk_matvec_prep_size_q8_0_avx512(int64_t n);
+void wk_matvec_prep_q8_0_avx512(int64_t n, const void *act, void *prep);
+void wk_matvec_q8_0_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
+                           const void *prep);
 size_t wk_matvec_prep_size_q8_K_avx512(int64_t n);
 void wk_matvec_prep_q8_K_avx512(int64_t n, const void *act, void *prep);
 void wk_matvec_q4_K_avx512(int64_t n, int64_t rows, float *y, const void *w, size_t row_bytes,
