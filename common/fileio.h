@@ -33,7 +33,10 @@ void wk_map_drop(const void *p, uint64_t n);
 /* Maps the pages of [p, p + n) into this process now (MADV_POPULATE_READ, Linux 5.14; else
  * MADV_WILLNEED), reading them from disk if they are not cached: a model that is about to
  * be read whole then takes one pass of the kernel instead of a page fault per 4 KiB on its
- * first token. */
+ * first token. The range is marked for 2 MiB pages first (MADV_HUGEPAGE): what this reads
+ * from disk comes into the page cache in 2 MiB folios and is mapped with 2 MiB pages (the
+ * TLB then covers 512 times more of the weights); what is cached already keeps its folios
+ * (wk_out_write's aligned writes make them large too). */
 void wk_map_prefault(const void *p, uint64_t n);
 
 /* A temporary file that a killed run left beside an output: named like the ones

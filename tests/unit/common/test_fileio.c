@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -229,4 +232,101 @@ Test(fileio, too_many_outputs_at_once_is_an_error)
         cr_assert_eq(rmdir(fio_path(name)), 0, "every temp file in %s was removed", name);
     }
     cr_assert_eq(access(fio_path("last"), F_OK), -1);
+}
+
+/* Bytes written through wk_out_write in pieces of every size, some larger than its buffer,
+ * then a patch with wk_out_pwrite: the file holds them in order. */
+Test(fileio, pieces_of_any_size_arrive_in_order)
+{
+    static const size_t sizes[] = {1, 4095, 3u << 20, 9u << 20, (17u << 20) + 3, 100, 8u << 20,
+                                   (2u << 20) - 1, 1};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        total += sizes[i];
+    uint8_t *want = malloc(total);
+    for (size_t i = 0; i < total; i++)
+        want[i] = (uint8_t)(i * 2654435761u >> 13);
+    wk_outfile o;
+    wk_err e;
+    cr_assert_eq(wk_out_open(&o, fio_path("pieces"), &e), 0, "%s", e.msg);
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        cr_assert_eq(wk_out_write(&o, want + at, sizes[i], &e), 0, "%s", e.msg);
+        at += sizes[i];
+        cr_assert_eq(o.pos, at);
+    }
+    memset(want + 5000, 0xab, 300);
+    cr_assert_eq(wk_out_pwrite(&o, want + 5000, 300, 5000, &e), 0, "%s", e.msg);
+    cr_assert_eq(wk_out_commit(&o, &e), 0, "%s", e.msg);
+    FILE *f = fopen(fio_path("pieces"), "rb");
+    uint8_t *got = malloc(total + 1);
+    cr_assert_eq(fread(got, 1, total + 1, f), total);
+    fclose(f);
+    cr_assert(memcmp(got, want, total) == 0);
+    free(got);
+    free(want);
+}
+
+/* FilePmdMapped of the mapping at p (kB), from /proc/self/smaps; -1 where not listed */
+static long pmd_mapped_kb(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    bool in = false;
+    long kb = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1)
+            break;
+    }
+    fclose(f);
+    return kb;
+}
+
+/* kB of the file at path mapped with 2 MiB pages once mapped for them and read */
+static long pmd_mapped_file_kb(const char *path, size_t size)
+{
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    cr_assert(p != MAP_FAILED);
+    wk_map_prefault(p, size);
+    long kb = pmd_mapped_kb(p);
+    munmap(p, size);
+    return kb;
+}
+
+/* The same 24 MiB written in aligned 2 MiB writes and through wk_out_write in pieces of odd
+ * sizes: where the kernel caches the first in 2 MiB folios (and a mapping gets them as
+ * 2 MiB pages), it caches the second so too (its writes stay aligned). Flushing the buffer
+ * wherever a piece overflowed it left most of such a file in small folios. */
+Test(fileio, pieces_are_cached_like_aligned_writes)
+{
+    size_t size = 24u << 20, piece = 1000003;
+    uint8_t *data = malloc(size);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (uint8_t)(i * 2654435761u >> 11);
+    int fd = open(fio_path("aligned"), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    cr_assert_geq(fd, 0);
+    for (size_t at = 0; at < size; at += 2u << 20)
+        cr_assert_eq(write(fd, data + at, 2u << 20), (ssize_t)(2u << 20));
+    close(fd);
+    wk_outfile o;
+    wk_err e;
+    cr_assert_eq(wk_out_open(&o, fio_path("pieces"), &e), 0, "%s", e.msg);
+    for (size_t at = 0; at < size; at += piece)
+        cr_assert_eq(wk_out_write(&o, data + at, size - at < piece ? size - at : piece, &e), 0);
+    cr_assert_eq(wk_out_commit(&o, &e), 0, "%s", e.msg);
+    free(data);
+    long ref = pmd_mapped_file_kb(fio_path("aligned"), size);
+    if (ref <= 0)
+        cr_skip_test("this kernel or file system maps no cached file with 2 MiB pages");
+    long got = pmd_mapped_file_kb(fio_path("pieces"), size);
+    cr_expect_geq(got, ref, "%ld kB of the pieces mapped with 2 MiB pages, %ld of the aligned",
+                  got, ref);
 }
