@@ -1,9 +1,10 @@
 /* Decoding's products (kernels/matmul.h, wk_matvec): one activation row through one or more
- * matrices in a single parallel region.
+ * matrices in a single parallel step (a job of the decode team, kernels/team.h, or else an
+ * OpenMP parallel region).
  *
  * Decode is a stream of weight bytes, a hundred and more products per token, each a few
  * hundred microseconds on two threads. Two things cost beside the bytes: the start and end of
- * each parallel region (so the matrices that read the same row, Q, K and V or gate and up,
+ * each parallel step (so the matrices that read the same row, Q, K and V or gate and up,
  * share one), and the wait at its end for the slowest thread: on a shared machine equal
  * shares of rows finish tens of microseconds apart, a quarter of a product. So the rows of
  * all the matrices are cut into chunks of about CHUNK_BYTES, and each thread owns an equal
@@ -13,9 +14,9 @@
 #include "kernels/matmul.h"
 
 #include <assert.h>
-#include <omp.h>
 #include <stdbool.h>
 
+#include "kernels/team.h"
 #include "kernels/traits.h"
 
 /* Chunks of 32 KiB decoded the 1.1B shape at Q4_0 2-7 % slower than equal shares without
@@ -61,6 +62,30 @@ static void run_chunk(const part *p, int64_t c)
         p->tt->vec_dot(p->w->cols, &p->y[r], rows, p->act);
 }
 
+typedef struct {
+    const part *parts;
+    int64_t total; /* chunks of all the parts */
+    struct {
+        _Alignas(64) int64_t taken;
+    } next[MAX_THREADS]; /* next[o]: chunks of thread o's run handed out so far, a line each */
+} matvec_job;
+
+/* Thread t of nt: its own run of chunks first, then what is left of the others'. */
+static void run_chunks(void *arg, int t, int nt)
+{
+    matvec_job *j = arg;
+    for (int u = 0; u < nt; u++) {
+        int o = (t + u) % nt;
+        int64_t c0 = j->total * o / nt, c1 = j->total * (o + 1) / nt;
+        for (;;) {
+            int64_t c = c0 + __atomic_fetch_add(&j->next[o].taken, 1, __ATOMIC_RELAXED);
+            if (c >= c1)
+                break;
+            run_chunk(j->parts, c);
+        }
+    }
+}
+
 void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y, void *scratch)
 {
     assert(k >= 1 && k <= WK_MATVEC_MAX);
@@ -102,23 +127,7 @@ void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y
         total += p->chunks;
         work += w[j]->rows * w[j]->cols;
     }
-    /* next[o]: chunks of thread o's run handed out so far, one cache line each */
-    struct {
-        _Alignas(64) int64_t taken;
-    } next[MAX_THREADS] = {{0}};
-    int threads = omp_get_max_threads() < MAX_THREADS ? omp_get_max_threads() : MAX_THREADS;
-#pragma omp parallel num_threads(threads) if (work >= PARALLEL_MIN)
-    {
-        int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        for (int u = 0; u < nt; u++) { /* its own run first, then the others' */
-            int o = (t + u) % nt;
-            int64_t c0 = total * o / nt, c1 = total * (o + 1) / nt;
-            for (;;) {
-                int64_t c = c0 + __atomic_fetch_add(&next[o].taken, 1, __ATOMIC_RELAXED);
-                if (c >= c1)
-                    break;
-                run_chunk(parts, c);
-            }
-        }
-    }
+    matvec_job job = {.parts = parts, .total = total};
+    int threads = wk_team_size() < MAX_THREADS ? wk_team_size() : MAX_THREADS;
+    wk_team_run(run_chunks, &job, work >= PARALLEL_MIN ? threads : 1);
 }

@@ -20,6 +20,7 @@
 #include "formats/gguf/gguf.h"
 #include "kernels/matmul.h"
 #include "kernels/rope.h"
+#include "kernels/team.h"
 #include "kernels/traits.h"
 #include "models/llama.h"
 #include "models/llama_model.h"
@@ -323,10 +324,55 @@ static void prefetch_rows(const float *p, size_t n, int locality)
             __builtin_prefetch(p + i, 0, 2);
 }
 
+/* One token's attention (see below), cut into pieces: a kv head's group of query heads, or a
+ * part of it where the kv heads are fewer than the threads. */
+typedef struct {
+    llama_state *s;
+    const wk_cpu_kernels *k;
+    const float *kc, *vc, *q; /* the layer's cached keys and values, the token's queries */
+    int hd, group, len, split, sub, pieces; /* sub: heads per piece */
+    float scale;
+    int next; /* pieces handed out */
+} decode_attention;
+
+/* The heads that share a kv head go together, so its keys and values come from memory once:
+ * each block of KEY_BLOCK key rows is scored for all of them while in L1, and their weighted
+ * sums take one pass over the value rows. Threads take pieces until none is left. */
+static void attend_pieces(void *arg, int t, int nt)
+{
+    enum { KEY_BLOCK = 64 };
+    (void)nt;
+    decode_attention *a = arg;
+    size_t n_ctx = a->s->n_ctx, head = n_ctx * (size_t)a->hd, hd = (size_t)a->hd;
+    float *sc = a->s->scores + (size_t)t * a->group * n_ctx;
+    for (int it; (it = __atomic_fetch_add(&a->next, 1, __ATOMIC_RELAXED)) < a->pieces;) {
+        int kvh = it / a->split, h0 = kvh * a->group + it % a->split * a->sub;
+        int heads = (kvh + 1) * a->group - h0 < a->sub ? (kvh + 1) * a->group - h0 : a->sub;
+        const float *keys = a->kc + (size_t)kvh * head, *q = a->q + (size_t)h0 * hd;
+        const float *values = a->vc + (size_t)kvh * head;
+        for (int j = 0; j < a->len; j += KEY_BLOCK) {
+            int rows = a->len - j < KEY_BLOCK ? a->len - j : KEY_BLOCK;
+            /* the next block's keys to L1 and this block's values to L2, while the heads
+             * score this block: the cache is streamed from memory every token */
+            int ahead = a->len - j - rows < KEY_BLOCK ? a->len - j - rows : KEY_BLOCK;
+            prefetch_rows(keys + (size_t)(j + rows) * hd, (size_t)ahead * hd, 3);
+            prefetch_rows(values + (size_t)j * hd, (size_t)rows * hd, 2);
+            for (int g = 0; g < heads; g++)
+                a->k->rows_dot(q + (size_t)g * hd, keys + (size_t)j * hd, (int64_t)hd, rows,
+                               (int64_t)hd, a->scale, sc + (size_t)g * n_ctx + j);
+        }
+        for (int g = 0; g < heads; g++)
+            a->k->softmax(sc + (size_t)g * n_ctx, a->len);
+        a->k->rows_wsum(sc, (int64_t)n_ctx, heads, values, (int64_t)hd, a->len, (int64_t)hd,
+                        a->s->att + (size_t)h0 * hd, (int64_t)hd);
+    }
+}
+
 /* att[t] for every head: softmax(q . k / sqrt(hd)) over positions 0 .. pos + t of the cache,
  * times v; head h reads kv head h / (n_head / n_head_kv).
  *
- * One token (decode) takes the heads that share a kv head together (below). A batch (a
+ * One token (decode) takes the heads that share a kv head together (attend_pieces above, as
+ * one step of the decode team, kernels/team.h). A batch (a
  * prompt) first transposes the layer's cached keys, then takes each token's heads that share
  * a kv head together: their scores as one product with the transposed keys (kernels/vec.h),
  * their weighted sums as one pass over the value rows. */
@@ -343,38 +389,14 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
     /* one thread for a small model's short context: waking the others costs more */
     bool parallel = (int64_t)n * p->n_head * len_all * hd >= (1 << 20);
     if (n == 1) {
-        /* The heads that share a kv head go together, so its keys and values come from
-         * memory once: each block of KEY_BLOCK key rows is scored for all of them while in
-         * L1, and their weighted sums take one pass over the value rows. A group is split
-         * only where there are fewer kv heads than threads. */
-        enum { KEY_BLOCK = 64 };
-        int threads = parallel ? omp_get_max_threads() : 1;
+        int threads = parallel ? wk_team_size() : 1;
         int split = (threads + (int)p->n_head_kv - 1) / (int)p->n_head_kv;
         split = split < group ? split : group;
-        int sub = (group + split - 1) / split; /* heads per piece */
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-        for (int it = 0; it < (int)p->n_head_kv * split; it++) {
-            int kvh = it / split, h0 = kvh * group + it % split * sub;
-            int heads = (kvh + 1) * group - h0 < sub ? (kvh + 1) * group - h0 : sub;
-            float *sc = s->scores + (size_t)omp_get_thread_num() * group * n_ctx;
-            const float *keys = kc + (size_t)kvh * head, *q = s->q + (size_t)h0 * hd;
-            const float *values = vc + (size_t)kvh * head;
-            for (int j = 0; j < len_all; j += KEY_BLOCK) {
-                int rows = len_all - j < KEY_BLOCK ? len_all - j : KEY_BLOCK;
-                /* the next block's keys to L1 and this block's values to L2, while the
-                 * heads score this block: the cache is streamed from memory every token */
-                int ahead = len_all - j - rows < KEY_BLOCK ? len_all - j - rows : KEY_BLOCK;
-                prefetch_rows(keys + (size_t)(j + rows) * hd, (size_t)ahead * hd, 3);
-                prefetch_rows(values + (size_t)j * hd, (size_t)rows * hd, 2);
-                for (int g = 0; g < heads; g++)
-                    k->rows_dot(q + (size_t)g * hd, keys + (size_t)j * hd, hd, rows, hd, scale,
-                                sc + (size_t)g * n_ctx + j);
-            }
-            for (int g = 0; g < heads; g++)
-                k->softmax(sc + (size_t)g * n_ctx, len_all);
-            k->rows_wsum(sc, (int64_t)n_ctx, heads, values, hd, len_all, hd,
-                         s->att + (size_t)h0 * hd, hd);
-        }
+        decode_attention job = {.s = s, .k = k, .kc = kc, .vc = vc, .q = s->q, .hd = hd,
+                                .group = group, .len = len_all, .split = split,
+                                .sub = (group + split - 1) / split, .scale = scale,
+                                .pieces = (int)p->n_head_kv * split};
+        wk_team_run(attend_pieces, &job, threads);
         return;
     }
 #pragma omp parallel for schedule(static) if (parallel)
@@ -494,15 +516,35 @@ void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int p
         x[i] += s->xb[i];
 }
 
+typedef struct {
+    const llama_model *m;
+    llama_state *s;
+    const int32_t *tokens;
+    int n, pos;
+    float *logits;
+    bool all;
+} pass;
+
+static void forward(void *arg)
+{
+    pass *a = arg;
+    wk_llama_embed(a->m, a->tokens, a->n, a->s->x);
+    for (uint32_t l = 0; l < a->m->hp.n_layer; l++)
+        wk_llama_layer(a->m, a->s, l, a->s->x, a->n, a->pos, NULL, NULL);
+    logits_of(a->m, a->s, a->n, a->logits, a->all);
+}
+
 void wk_llama_forward(const void *mv, void *sv, const int32_t *tokens, int n, int pos,
                       float *logits, bool all)
 {
-    const llama_model *m = mv;
-    llama_state *s = sv;
-    wk_llama_embed(m, tokens, n, s->x);
-    for (uint32_t l = 0; l < m->hp.n_layer; l++)
-        wk_llama_layer(m, s, l, s->x, n, pos, NULL, NULL);
-    logits_of(m, s, n, logits, all);
+    pass a = {.m = mv, .s = sv, .tokens = tokens, .n = n, .pos = pos, .logits = logits,
+              .all = all};
+    /* A token's hundred-odd short parallel steps go to a team kept for the whole pass
+     * (kernels/team.h); a batch's products are long enough for an OpenMP region each. */
+    if (n == 1)
+        wk_team_serve(omp_get_max_threads(), forward, &a);
+    else
+        forward(&a);
 }
 
 int wk_llama_set_weight(void *mv, uint32_t l, wk_role role, const void *data, wk_dtype type,

@@ -120,9 +120,9 @@ static void check_group(int k, const wk_dtype *types, const int64_t *heights)
     free(x);
 }
 
-/* On AVX-512 CPUs Q4_0, Q4_K, Q6_K and the float types have matrix-vector products (Q4_K and
- * Q6_K share their prepared activations, as do F16, BF16 and F32), Q8_0 does not; two Q8_0
- * matrices share a quantized row. The heights cut chunks unevenly, and each group is large
+/* On AVX-512 CPUs Q4_0, Q8_0, Q4_K, Q6_K and the float types have matrix-vector products
+ * (Q4_K and Q6_K share their prepared activations, as do F16, BF16 and F32, and two Q8_0
+ * matrices; Q4_0's preparation is not Q8_0's). The heights cut chunks unevenly, and each group is large
  * enough to run in parallel. */
 Test(matvec, matrices_sharing_a_row_equal_their_rows_kernels_at_any_thread_count)
 {
