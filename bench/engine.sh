@@ -16,12 +16,12 @@
 #                   project): llama-bench -m FILE -p PROMPT -n 0 -t 2 -r 1 -o json for
 #                   prefill, and -p 0 -n DECODE -d PROMPT for decode: after PROMPT tokens of
 #                   context, as wk-run and node-llama-cpp decode (its default depth is 0)
-# The machine is noisy, so WK_BENCH_RUNS (default 3) rounds each run bw-read (the read-only
-# streaming bandwidth, all threads) and then every type on every contender once, in that
-# order. Figures are medians over the rounds with their min-max; each ratio is computed
-# inside a round and the median of those is printed. Decode GB/s = weight bytes a token reads
-# (bench/engine_prep.py) x tokens/s; its share of the bandwidth measured in the same round
-# (bw-read's best pass). wk-run also prints its median forward pass: the weight bytes over it,
+# The machine is noisy, so WK_BENCH_RUNS (default 3) rounds each run, per type, bw-read (the
+# read-only streaming bandwidth, all threads) and then every contender once, in that order.
+# Figures are medians over the rounds with their min-max; each ratio is computed inside a
+# round and the median of those is printed. Decode GB/s = weight bytes a token reads
+# (bench/engine_prep.py) x tokens/s; its share of the bandwidth measured just before that
+# type's runs (bw-read's best pass). wk-run also prints its median forward pass: the weight bytes over it,
 # against bw-read's median pass, is the share with the machine's stalls taken out of both
 # sides (docs/benchmarks.md says why that matters on a shared virtual machine).
 # WK_BENCH_TYPES: the types (default "F16 Q8_0 Q4_0 Q4_K_M Q6_K"); WK_BENCH_DECODE (default
@@ -154,14 +154,17 @@ declare -A PF DC GBS PCT RP RD MED MGBS MPCT
 BWS=() BWM=()
 awk_calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 machine=$(bench_machine) # the load average before the runs
-echo "wk-run: $RUNS rounds of (bw-read, then ${names[*]} per type) on ${TYPES[*]}..." >&2
+echo "wk-run: $RUNS rounds of (per type: bw-read, then ${names[*]}) on ${TYPES[*]}..." >&2
 for ((r = 0; r < RUNS; r++)); do
-  # the best of 5 passes: the machine's ceiling, however busy the other passes found it
-  read -r bw bwm < <(env -u OMP_NUM_THREADS "$BW" --size "${WK_BENCH_BW_SIZE:-1G}" --reps 5 |
-         sed -n 's/.*best \([0-9.]*\) GB\/s, median \([0-9.]*\) GB\/s.*/\1 \2/p')
-  [ -n "$bwm" ] || { echo "bench: $BW printed no bandwidth" >&2; exit 1; }
-  BWS+=("$bw") BWM+=("$bwm")
   for ty in "${TYPES[@]}"; do
+    # The best of 5 passes: the machine's ceiling, however busy the other passes found it.
+    # Measured again before each type's runs: this host's bandwidth moves within minutes
+    # (33-76 GB/s in one run measured once per round), and a share is only as good as
+    # the ceiling measured beside it.
+    read -r bw bwm < <(env -u OMP_NUM_THREADS "$BW" --size "${WK_BENCH_BW_SIZE:-1G}" --reps 5 |
+           sed -n 's/.*best \([0-9.]*\) GB\/s, median \([0-9.]*\) GB\/s.*/\1 \2/p')
+    [ -n "$bwm" ] || { echo "bench: $BW printed no bandwidth" >&2; exit 1; }
+    BWS+=("$bw") BWM+=("$bwm")
     declare -A now_p=() now_d=()
     for name in "${names[@]}"; do
       res=$(measure "$name" "${FILE[$ty]}")
@@ -201,7 +204,7 @@ if [ "$RUNS" -eq 1 ]; then
 else
   echo "  median of $RUNS rounds, min-max beside it; tokens/s; ratios: wk-run / the other, per round"
 fi
-echo "  read bandwidth (bw-read, all threads, 5 passes per round): best $(fig '%.2f' "${BWS[@]}") GB/s, median $(fig '%.2f' "${BWM[@]}") GB/s"
+echo "  read bandwidth (bw-read, all threads, 5 passes before each type's runs): best $(fig '%.2f' "${BWS[@]}") GB/s, median $(fig '%.2f' "${BWM[@]}") GB/s"
 row "type" "engine" "prefill tokens/s" "decode tokens/s" "decode GB/s" "% of read bandwidth"
 for ty in "${TYPES[@]}"; do
   target=""

@@ -95,7 +95,7 @@ def test_engine_bench_rounds(f16):
     p = bench(f16, "F16 Q8_0", ref=ref)
     assert p.returncode == 0, p.stderr
     out = p.stdout
-    assert "2 rounds of (bw-read, then wk node ref per type) on F16 Q8_0" in p.stderr
+    assert "2 rounds of (per type: bw-read, then wk node ref) on F16 Q8_0" in p.stderr
     assert "prefill 32 tokens, decode 4, 2 threads, context 64" in out
     assert "median of 2 rounds" in out
     bw = re.search(r"read bandwidth .*: best ([0-9.]+) \(([0-9.]+)-([0-9.]+)\) GB/s, "
