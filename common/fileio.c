@@ -32,7 +32,8 @@
 #include "common/grow.h"
 
 /* Output is written in whole units of WK_OUT_ALIGN at file offsets that are multiples of it
- * (but the last write and wk_out_pwrite's patches): the buffer is flushed only when full,
+ * (but the last write, wk_out_pwrite's patches, and what follows a patch of bytes that were
+ * still buffered): the buffer is flushed only when full,
  * and a write too large for it goes out directly in whole units. Linux (6.16+ for ext4; xfs
  * earlier) caches such a write in one 2 MiB folio, and a reader that maps the file then gets
  * it with 2 MiB pages, whereas the same bytes written at arbitrary offsets stay in small
@@ -315,7 +316,9 @@ int wk_out_write(wk_outfile *o, const void *p, size_t n, wk_err *e)
     o->pos += n;
     while (n > 0) {
         if (o->buf_len == 0 && n >= WK_OUT_BUF) { /* no extra copy for large writes */
-            size_t k = n / WK_OUT_ALIGN * WK_OUT_ALIGN;
+            /* at most 1 GiB a call: Linux writes at most 0x7ffff000 bytes per write(2), and
+             * a short write would leave the rest unaligned */
+            size_t k = n < (1u << 30) ? n / WK_OUT_ALIGN * WK_OUT_ALIGN : (size_t)1 << 30;
             if (write_all(o->fd, src, k, o->final_path, e) != 0)
                 return -1;
             src += k;
@@ -347,7 +350,9 @@ int wk_out_zeros(wk_outfile *o, size_t n, wk_err *e)
 
 int wk_out_pwrite(wk_outfile *o, const void *p, size_t n, uint64_t off, wk_err *e)
 {
-    if (out_flush(o, e) != 0)
+    /* bytes still in the buffer are flushed first; a patch wholly before them leaves the
+     * buffer (and the alignment of the writes after it) alone */
+    if (off + n > o->pos - o->buf_len && out_flush(o, e) != 0)
         return -1;
     const uint8_t *src = p;
     while (n > 0) {

@@ -33,10 +33,11 @@ void wk_map_drop(const void *p, uint64_t n);
 /* Maps the pages of [p, p + n) into this process now (MADV_POPULATE_READ, Linux 5.14; else
  * MADV_WILLNEED), reading them from disk if they are not cached: a model that is about to
  * be read whole then takes one pass of the kernel instead of a page fault per 4 KiB on its
- * first token. The range is marked for 2 MiB pages first (MADV_HUGEPAGE): what this reads
- * from disk comes into the page cache in 2 MiB folios and is mapped with 2 MiB pages (the
- * TLB then covers 512 times more of the weights); what is cached already keeps its folios
- * (wk_out_write's aligned writes make them large too). */
+ * first token. The range is marked for 2 MiB pages first (MADV_HUGEPAGE): where the file
+ * system caches large folios (ext4 from Linux 6.16, xfs), what this reads from disk comes
+ * into the page cache in 2 MiB folios and is mapped with 2 MiB pages (the TLB then covers
+ * 512 times more of the weights); what is cached already keeps its folios (wk_out_write's
+ * aligned writes make them large too). */
 void wk_map_prefault(const void *p, uint64_t n);
 
 /* A temporary file that a killed run left beside an output: named like the ones
@@ -71,7 +72,8 @@ int wk_out_open(wk_outfile *o, const char *path, wk_err *e);
 int wk_out_write(wk_outfile *o, const void *p, size_t n, wk_err *e);
 /* Writes n zero bytes. */
 int wk_out_zeros(wk_outfile *o, size_t n, wk_err *e);
-/* Overwrites bytes already written (flushes the buffer first); pos is unchanged. */
+/* Overwrites bytes already written (flushing the buffer first if the range reaches into
+ * it); pos is unchanged. */
 int wk_out_pwrite(wk_outfile *o, const void *p, size_t n, uint64_t off, wk_err *e);
 /* Flushes and closes the temporary file and frees the buffer, leaving the file to a later
  * wk_out_commit or wk_out_abort (a writer of several files closes each as it is done and

@@ -58,7 +58,9 @@ void wk_team_run(wk_team_job job, void *arg, int threads)
         tm->n_job = threads < tm->nt ? threads : tm->nt;
         atomic_store_explicit(&tm->done, 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&tm->seq, 1, memory_order_release);
+        led = NULL; /* a step posted from inside a step runs as an OpenMP region */
         job(arg, 0, tm->n_job);
+        led = tm;
         for (unsigned d = 0; d < (unsigned)tm->nt - 1;)
             d = wait_change(&tm->done, d);
     } else {
@@ -93,7 +95,6 @@ void wk_team_serve(int threads, void (*body)(void *ctx), void *ctx)
     {
         int t = omp_get_thread_num();
         if (t == 0) {
-            /* the others read nt only after a post: the release orders this write */
             tm.nt = omp_get_num_threads();
             led = &tm;
             body(ctx);

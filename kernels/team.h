@@ -1,15 +1,15 @@
-/* A team for decoding: threads that stay together through one token's forward pass and take
- * its parallel steps (the matrix-vector products, attention) as jobs.
+/* A team for decoding: threads that stay together through one token's forward pass and take its
+ * parallel steps (the matrix-vector products, attention) as jobs.
  *
- * A token's decode has a hundred and more parallel steps of a few hundred microseconds each.
- * An OpenMP parallel region per step costs its start and its end: an empty one took 3.1 us on
- * two Zen 5 cores of a virtual machine, and in decoding the main thread lost ~3 us entering
- * each region and ~3 us more leaving it beyond the wait for the slower thread. In a team the
- * main thread posts a step (one atomic store), the other threads, spinning on it, take it,
- * and the step is over when their count of finished threads comes back: ~0.4 us for both.
- * Everything else in the forward pass runs on the main thread as it would without a team, so
- * the code that posts steps reads the same either way: wk_team_run runs its job in an OpenMP
- * parallel region where there is no team. */
+ * A token's decode has a hundred and more parallel steps of a few hundred microseconds each. An
+ * OpenMP parallel region per step costs its start and its end: an empty one took 3.1 us on two
+ * Zen 5 cores of a virtual machine, and in decoding the main thread lost ~3 us entering each
+ * region and ~3 us more leaving it beyond the wait for the slower thread. In a team the main
+ * thread posts a step (an atomic increment of a step number), the other threads, spinning on
+ * it, take it, and the step is over when their count of finished threads comes back: ~0.4 us
+ * for both. Everything else in the forward pass runs on the main thread as it would without a
+ * team, so the code that posts steps reads the same either way: wk_team_run runs its job in an
+ * OpenMP parallel region where there is no team. */
 #ifndef WK_KERNELS_TEAM_H
 #define WK_KERNELS_TEAM_H
 

@@ -235,7 +235,8 @@ Test(fileio, too_many_outputs_at_once_is_an_error)
 }
 
 /* Bytes written through wk_out_write in pieces of every size, some larger than its buffer,
- * then a patch with wk_out_pwrite: the file holds them in order. */
+ * then patches with wk_out_pwrite, one before the bytes still buffered and one into them:
+ * the file holds them in order. */
 Test(fileio, pieces_of_any_size_arrive_in_order)
 {
     static const size_t sizes[] = {1, 4095, 3u << 20, 9u << 20, (17u << 20) + 3, 100, 8u << 20,
@@ -255,8 +256,11 @@ Test(fileio, pieces_of_any_size_arrive_in_order)
         at += sizes[i];
         cr_assert_eq(o.pos, at);
     }
-    memset(want + 5000, 0xab, 300);
+    memset(want + 5000, 0xab, 300); /* before the buffered bytes: no flush */
     cr_assert_eq(wk_out_pwrite(&o, want + 5000, 300, 5000, &e), 0, "%s", e.msg);
+    memset(want + total - 100, 0xcd, 50); /* into them: flushed first */
+    cr_assert_eq(wk_out_pwrite(&o, want + total - 100, 50, total - 100, &e), 0, "%s", e.msg);
+    cr_assert_eq(o.pos, total);
     cr_assert_eq(wk_out_commit(&o, &e), 0, "%s", e.msg);
     FILE *f = fopen(fio_path("pieces"), "rb");
     uint8_t *got = malloc(total + 1);
