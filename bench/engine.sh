@@ -21,9 +21,9 @@
 # Figures are medians over the rounds with their min-max; each ratio is computed inside a
 # round and the median of those is printed. Decode GB/s = weight bytes a token reads
 # (bench/engine_prep.py) x tokens/s; its share of the bandwidth measured just before that
-# type's runs (bw-read's best pass). wk-run also prints its median forward pass: the weight bytes over it,
-# against bw-read's median pass, is the share with the machine's stalls taken out of both
-# sides (docs/benchmarks.md says why that matters on a shared virtual machine).
+# type's runs (bw-read's best pass). wk-run also prints its median forward pass: the weight
+# bytes over it, against bw-read's median pass, is the share with the machine's stalls taken
+# out of both sides (docs/benchmarks.md says why that matters on a shared virtual machine).
 # WK_BENCH_TYPES: the types (default "F16 Q8_0 Q4_0 Q4_K_M Q6_K"); WK_BENCH_DECODE (default
 # 128) and WK_BENCH_CTX (default 1024) the decode length and context; WK_BENCH_BW_SIZE the
 # array bw-read sums (default 1G). Nothing here asserts on a speed.

@@ -341,7 +341,6 @@ typedef struct {
 static void attend_pieces(void *arg, int t, int nt)
 {
     enum { KEY_BLOCK = 64 };
-    (void)nt;
     decode_attention *a = arg;
     size_t n_ctx = a->s->n_ctx, head = n_ctx * (size_t)a->hd, hd = (size_t)a->hd;
     float *sc = a->s->scores + (size_t)t * a->group * n_ctx;

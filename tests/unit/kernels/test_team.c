@@ -32,7 +32,7 @@ static void fill(void *arg, int t, int nt)
 }
 
 typedef struct {
-    int threads, asked;
+    int asked;
     steps st;
     int bad; /* steps after which a cell did not hold its owner's write */
 } run;
@@ -55,7 +55,7 @@ static void many_steps(void *arg)
 
 static void check_team(int threads, int asked)
 {
-    run r = {.threads = threads, .asked = asked};
+    run r = {.asked = asked};
     r.st.cells = calloc(SLOTS, sizeof(int));
     int saved = omp_get_max_threads();
     omp_set_num_threads(threads);
