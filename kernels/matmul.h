@@ -39,6 +39,17 @@ void wk_matmul(const wk_matrix *w, const float *x, int64_t n, float *y, void *sc
 #define WK_MATVEC_MAX 4
 size_t wk_matvec_scratch(const wk_matrix *const *w, int k);
 void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y, void *scratch);
+/* Decoding on a team (kernels/team.h): names wk_matvec over these k matrices as the product
+ * after the next step posted, so that each thread, while it waits after that step, fetches
+ * the first rows it will take in this product to its L2 cache (the team's idle work). Changes
+ * no result; outside a team it does nothing. */
+void wk_matvec_ahead(const wk_matrix *const *w, int k);
+/* Thread t's own run of rows (of nt threads) in wk_matvec over w: the stretch of its bytes
+ * that starts `skip` bytes into the run, contiguous within one matrix: sets *at and returns
+ * its length, 0 past the run's end. Runs cut the matrices' chunks of rows, one after the
+ * other, into nt equal parts; each thread takes its own first. */
+size_t wk_matvec_stretch(const wk_matrix *const *w, int k, int t, int nt, size_t skip,
+                         const uint8_t **at);
 
 /* out = x / sqrt(mean(x^2) + eps) * weight, n values (out may be x). */
 void wk_rmsnorm(float *out, const float *x, const float *weight, int64_t n, float eps);

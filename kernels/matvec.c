@@ -10,7 +10,8 @@
  * all the matrices are cut into chunks of about CHUNK_BYTES, and each thread owns an equal
  * contiguous run of chunks, which it takes in order (one stream for the prefetchers); a
  * thread done with its own takes what is left of the others' runs. Which thread computes a
- * row changes nothing in it. */
+ * row changes nothing in it. Between steps a thread would wait; wk_matvec_ahead has it fetch
+ * the start of its run in the next product meanwhile (kernels/team.h's idle work). */
 #include "kernels/matmul.h"
 
 #include <assert.h>
@@ -25,6 +26,10 @@
 #define MAX_THREADS 64 /* decode uses at most this many */
 /* As in matmul.c: smaller products run on one thread. */
 #define PARALLEL_MIN (1 << 20)
+/* wk_matvec_ahead: the bytes of its next run a thread fetches while it waits, a piece at a
+ * time (a piece: ~0.5 us of the memory's time; the lot well inside a core's L2) */
+#define AHEAD_BYTES (256 << 10)
+#define AHEAD_PIECE (16 << 10)
 
 typedef struct {
     const wk_matrix *w;
@@ -45,6 +50,22 @@ size_t wk_matvec_scratch(const wk_matrix *const *w, int k)
             bytes += 64 + tt->matvec_prep_size(w[j]->cols);
     }
     return bytes;
+}
+
+/* How wk_matvec cuts w's rows: chunks of chunk_rows rows of in_row bytes; returns the count. */
+static int64_t chunking(const wk_matrix *w, size_t *in_row, int64_t *chunk_rows)
+{
+    *in_row = wk_row_bytes(w->type, w->cols);
+    /* at least one row a chunk (a row narrower than a block has no bytes) */
+    *chunk_rows = *in_row && CHUNK_BYTES / *in_row > 0 ? (int64_t)(CHUNK_BYTES / *in_row) : 1;
+    return (w->rows + *chunk_rows - 1) / *chunk_rows;
+}
+
+/* The threads wk_matvec gives a product of `work` multiply-adds. */
+static int threads_for(int64_t work)
+{
+    int threads = wk_team_size() < MAX_THREADS ? wk_team_size() : MAX_THREADS;
+    return work >= PARALLEL_MIN ? threads : 1;
 }
 
 static void run_chunk(const part *p, int64_t c)
@@ -97,7 +118,6 @@ void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y
         p->w = w[j];
         p->tt = wk_cpu_type(w[j]->type);
         p->y = y[j];
-        p->in_row = wk_row_bytes(w[j]->type, w[j]->cols);
         p->act = x;
         wk_dtype at = p->tt->vec_dot_type;
         const part *same = NULL; /* an earlier matrix whose activations serve this one too */
@@ -120,14 +140,81 @@ void wk_matvec(const wk_matrix *const *w, int k, const float *x, float *const *y
                 sp = (uint8_t *)prep + p->tt->matvec_prep_size(w[j]->cols);
             }
         }
-        /* rows per chunk: at least one (a row narrower than a block has no bytes) */
-        p->chunk_rows = p->in_row && CHUNK_BYTES / p->in_row > 0
-                            ? (int64_t)(CHUNK_BYTES / p->in_row) : 1;
-        p->chunks = (w[j]->rows + p->chunk_rows - 1) / p->chunk_rows;
+        p->chunks = chunking(w[j], &p->in_row, &p->chunk_rows);
         total += p->chunks;
         work += w[j]->rows * w[j]->cols;
     }
     matvec_job job = {.parts = parts, .total = total};
-    int threads = wk_team_size() < MAX_THREADS ? wk_team_size() : MAX_THREADS;
-    wk_team_run(run_chunks, &job, work >= PARALLEL_MIN ? threads : 1);
+    wk_team_run(run_chunks, &job, threads_for(work));
+}
+
+size_t wk_matvec_stretch(const wk_matrix *const *w, int k, int t, int nt, size_t skip,
+                         const uint8_t **at)
+{
+    size_t in_row[WK_MATVEC_MAX];
+    int64_t chunk_rows[WK_MATVEC_MAX], chunks[WK_MATVEC_MAX], total = 0;
+    for (int j = 0; j < k; j++) {
+        chunks[j] = chunking(w[j], &in_row[j], &chunk_rows[j]);
+        total += chunks[j];
+    }
+    /* the run: chunks [c, end) of all the matrices' in a row; c and end count from matrix j's
+     * first chunk as j goes on */
+    int64_t c = total * t / nt, end = total * (t + 1) / nt;
+    for (int j = 0; j < k && c < end; c -= chunks[j], end -= chunks[j], j++) {
+        if (c >= chunks[j])
+            continue;
+        int64_t last = end < chunks[j] ? end : chunks[j]; /* chunks [c, last) of matrix j */
+        int64_t r1 = last * chunk_rows[j] < w[j]->rows ? last * chunk_rows[j] : w[j]->rows;
+        size_t from = (size_t)(c * chunk_rows[j]) * in_row[j];
+        size_t bytes = (size_t)r1 * in_row[j] - from;
+        if (skip < bytes) {
+            *at = (const uint8_t *)w[j]->data + from + skip;
+            return bytes - skip;
+        }
+        skip -= bytes;
+        c = chunks[j]; /* the run goes on at the next matrix's first chunk */
+    }
+    return 0;
+}
+
+typedef struct {
+    const wk_matrix *w[WK_MATVEC_MAX];
+    int k, threads;
+} ahead_job;
+
+/* Idle work (kernels/team.h): piece `piece` of the first AHEAD_BYTES of thread t's own run in
+ * the product, prefetched to L2. */
+static bool fetch_ahead(const void *arg, int t, int nt, int piece)
+{
+    const ahead_job *a = arg;
+    nt = a->threads < nt ? a->threads : nt;
+    if (t >= nt || piece >= AHEAD_BYTES / AHEAD_PIECE)
+        return false;
+    size_t skip = (size_t)piece * AHEAD_PIECE, left = AHEAD_PIECE;
+    while (left > 0) {
+        const uint8_t *p;
+        size_t n = wk_matvec_stretch(a->w, a->k, t, nt, skip, &p);
+        if (n == 0)
+            return false;
+        n = n < left ? n : left;
+        for (size_t i = 0; i < n; i += 64)
+            __builtin_prefetch(p + i, 0, 2); /* prefetcht1: to L2 */
+        skip += n;
+        left -= n;
+    }
+    return true;
+}
+
+void wk_matvec_ahead(const wk_matrix *const *w, int k)
+{
+    assert(k >= 1 && k <= WK_MATVEC_MAX);
+    ahead_job a = {.k = k};
+    int64_t work = 0;
+    for (int j = 0; j < k; j++) {
+        a.w[j] = w[j];
+        work += w[j]->rows * w[j]->cols;
+    }
+    a.threads = threads_for(work);
+    if (a.threads > 1)
+        wk_team_idle(fetch_ahead, &a, sizeof a);
 }

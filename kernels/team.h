@@ -13,6 +13,9 @@
 #ifndef WK_KERNELS_TEAM_H
 #define WK_KERNELS_TEAM_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /* One thread's share of a step: t of nt threads (0 is the caller of wk_team_run). */
 typedef void (*wk_team_job)(void *arg, int t, int nt);
 
@@ -20,6 +23,19 @@ typedef void (*wk_team_job)(void *arg, int t, int nt);
  * most: on the team this thread leads (wk_team_serve), else in an OpenMP parallel region
  * (threads <= 1: on this thread alone). */
 void wk_team_run(wk_team_job job, void *arg, int threads);
+
+/* Work for the time a thread of the team would spend waiting: fn(arg, t, nt, piece) for
+ * piece = 0, 1, ... until it returns false or the next step is posted, each piece short (a
+ * microsecond or so: it is not interrupted). */
+typedef bool (*wk_team_idle_fn)(const void *arg, int t, int nt, int piece);
+#define WK_TEAM_IDLE_ARG 64 /* the most bytes of arg wk_team_idle keeps */
+
+/* Gives the next step posted on this thread's team idle work (decoding: fetching the weights
+ * of the step after it): each thread, its share of that step done, runs fn with its t (of the
+ * team's nt) while the other shares and the leader's work between steps go on. arg is copied
+ * (size <= WK_TEAM_IDLE_ARG bytes). Outside a team, and for a step run on one thread, the
+ * work is dropped: it may only make steps faster, never change what they compute. */
+void wk_team_idle(wk_team_idle_fn fn, const void *arg, size_t size);
 
 /* The threads wk_team_run can use: the team's, else OpenMP's (omp_get_max_threads). */
 int wk_team_size(void);

@@ -462,6 +462,16 @@ static void products(const wk_matrix *const *w, const wk_role *roles, int k, con
     wk_matvec(w, k, in, y, s->scratch);
 }
 
+/* Decoding: the product after the next parallel step, whose first rows the team's threads
+ * fetch while they wait (kernels/matmul.h's wk_matvec_ahead); the rest of a step gets no
+ * such help. */
+static void ahead(bool decode, const wk_matrix *a, const wk_matrix *b, const wk_matrix *c)
+{
+    const wk_matrix *w[] = {a, b, c};
+    if (decode)
+        wk_matvec_ahead(w, c ? 3 : b ? 2 : 1);
+}
+
 void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int pos,
                     wk_capture_fn capture, void *ctx)
 {
@@ -471,6 +481,7 @@ void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int p
     const llama_layer *L = &m->layers[l];
     int dim = (int)p->n_embd, hd = (int)p->head_dim;
     size_t q_dim = (size_t)p->n_head * hd, kv_dim = (size_t)p->n_head_kv * hd;
+    bool decode = n == 1 && !capture;
     /* attention: xb = rmsnorm(x); q, k, v = xb Wq, xb Wk, xb Wv */
     for (int t = 0; t < n; t++)
         wk_rmsnorm(s->xb + (size_t)t * dim, x + (size_t)t * dim, L->attn_norm, dim, p->rms_eps);
@@ -496,8 +507,10 @@ void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int p
             memcpy(s->v_cache + at, s->v + t * kv_dim + h * hd, (size_t)hd * sizeof(float));
         }
     }
+    ahead(decode, &L->wo, NULL, NULL);
     attention(m, s, (int)l, n, pos);
     /* x += att Wo */
+    ahead(decode, &L->w_gate, &L->w_up, NULL);
     product(&L->wo, s->att, n, s->xb, s, l, WK_ROLE_ATTN_OUT, capture, ctx);
     add_bias(s->xb, L->bo, n, dim);
     for (size_t i = 0; i < (size_t)n * dim; i++)
@@ -508,8 +521,13 @@ void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int p
     static const wk_role ffn_roles[] = {WK_ROLE_FFN_GATE, WK_ROLE_FFN_UP};
     const wk_matrix *gate_up[] = {&L->w_gate, &L->w_up};
     float *gate_up_out[] = {s->gate, s->up};
+    ahead(decode, &L->w_down, NULL, NULL);
     products(gate_up, ffn_roles, 2, s->xb, n, gate_up_out, s, l, capture, ctx);
     wk_swiglu(s->gate, s->up, (int64_t)n * p->n_ff);
+    if (l + 1 < p->n_layer)
+        ahead(decode, &m->layers[l + 1].wq, &m->layers[l + 1].wk, &m->layers[l + 1].wv);
+    else
+        ahead(decode, &m->output, NULL, NULL);
     product(&L->w_down, s->gate, n, s->xb, s, l, WK_ROLE_FFN_DOWN, capture, ctx);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         x[i] += s->xb[i];

@@ -136,3 +136,47 @@ Test(matvec, matrices_sharing_a_row_equal_their_rows_kernels_at_any_thread_count
     const int64_t floats_h[3] = {1201, 515, 397};
     check_group(3, floats, floats_h);
 }
+
+/* wk_matvec_stretch: the threads' runs, stretch by stretch, cover every byte of every matrix
+ * once, in order: thread t's run starts where thread t - 1's ends (runs of equal chunk counts,
+ * into the next matrix where one ends), and no stretch crosses a matrix's end. The chunks are
+ * ~128 KiB of rows, so the heights put run edges inside matrices and on their ends. */
+Test(matvec, thread_runs_cover_the_rows_in_order_once)
+{
+    static uint8_t bytes[3][1 << 21]; /* never read: addresses only */
+    const int64_t cols = 256, heights[][3] = {{1100, 300, 977}, {59, 61, 1}, {4000, 60, 520}};
+    size_t row = wk_row_bytes(WK_Q8_0, cols);
+    for (size_t s = 0; s < sizeof heights / sizeof heights[0]; s++) {
+        wk_matrix m[3];
+        const wk_matrix *w[3] = {&m[0], &m[1], &m[2]};
+        for (int j = 0; j < 3; j++) {
+            cr_assert_leq((size_t)heights[s][j] * row, sizeof bytes[j]);
+            m[j] = (wk_matrix){bytes[j], WK_Q8_0, heights[s][j], cols};
+        }
+        for (int nt = 1; nt <= 5; nt++) {
+            int j = 0;
+            size_t at = 0; /* the next byte of matrix j every run together should reach */
+            for (int t = 0; t < nt; t++) {
+                const uint8_t *p;
+                for (size_t skip = 0, n; (n = wk_matvec_stretch(w, 3, t, nt, skip, &p)) > 0;
+                     skip += n) {
+                    if (j < 3 && at == (size_t)heights[s][j] * row) {
+                        j++;
+                        at = 0;
+                    }
+                    cr_assert_lt(j, 3, "shape %zu, %d threads: thread %d reads past the end", s,
+                                 nt, t);
+                    cr_assert_eq(p, bytes[j] + at,
+                                 "shape %zu, %d threads: thread %d's stretch at %zu is at byte "
+                                 "%td of matrix %d, not %zu", s, nt, t, skip,
+                                 p - bytes[j], j, at);
+                    cr_assert_leq(at + n, (size_t)heights[s][j] * row,
+                                  "a stretch crosses matrix %d's end", j);
+                    at += n;
+                }
+            }
+            cr_expect(j == 2 && at == (size_t)heights[s][2] * row,
+                      "shape %zu, %d threads: the runs end at matrix %d byte %zu", s, nt, j, at);
+        }
+    }
+}

@@ -1,11 +1,13 @@
 /* The decode team (kernels/team.h): every step posted inside wk_team_serve runs once on each
  * of the threads asked with the right share and is over, every write visible, when
  * wk_team_run returns (on 2 cores a team of 3 is OpenMP's regions instead, held to the same);
- * outside a team wk_team_run still runs every share; and wk_matvec on a team gives the bits
- * it gives without one. */
+ * outside a team wk_team_run still runs every share; idle work runs after its step only, in
+ * order, until it is over or the next step comes; and wk_matvec on a team, told its next
+ * product or not, gives the bits it gives without one. */
 #include <criterion/criterion.h>
 
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +103,93 @@ Test(team, without_a_team_a_step_is_an_openmp_region)
     free(st.cells);
 }
 
+/* Idle work that records its pieces: 5 of them, or until `endless`. */
+typedef struct {
+    atomic_int pieces[64]; /* pieces run, by thread */
+    atomic_int bad;        /* pieces run out of order or for a thread of another count */
+    int nt;
+    bool endless;
+} idle_log;
+
+typedef struct {
+    idle_log *log;
+} idle_arg;
+
+static bool log_piece(const void *arg, int t, int nt, int piece)
+{
+    idle_log *log = ((const idle_arg *)arg)->log;
+    if (nt != log->nt || atomic_load(&log->pieces[t]) != piece)
+        atomic_fetch_add(&log->bad, 1);
+    atomic_fetch_add(&log->pieces[t], 1);
+    return log->endless || piece < 4;
+}
+
+static void nothing(void *arg, int t, int nt)
+{
+}
+
+typedef struct {
+    idle_log first, endless, unposted, one_thread;
+    int nt;
+} idle_case;
+
+/* on a team: idle work given to a step runs on the other thread after it (five pieces,
+ * waited for here), endless idle work stops at the next step, and idle work given to a step
+ * run on one thread, or never posted, does not run */
+static void idle_steps(void *arg)
+{
+    idle_case *c = arg;
+    idle_arg a = {&c->first};
+    wk_team_idle(log_piece, &a, sizeof a);
+    wk_team_run(nothing, NULL, c->nt);
+    /* (bounded: a team that never runs it fails the checks below instead of hanging) */
+    for (long spins = 0; atomic_load(&c->first.pieces[1]) < 5 && spins < 1000000000L; spins++)
+        ;
+    a.log = &c->endless;
+    wk_team_idle(log_piece, &a, sizeof a);
+    wk_team_run(nothing, NULL, c->nt);
+    for (long spins = 0; atomic_load(&c->endless.pieces[1]) < 3 && spins < 1000000000L; spins++)
+        ;
+    a.log = &c->one_thread;
+    wk_team_idle(log_piece, &a, sizeof a);
+    wk_team_run(nothing, NULL, 1);
+    wk_team_run(nothing, NULL, c->nt); /* stops the endless work; has none of its own */
+    int stopped = atomic_load(&c->endless.pieces[1]);
+    for (int k = 0; k < 1000; k++)
+        wk_team_run(nothing, NULL, c->nt);
+    cr_expect_leq(atomic_load(&c->endless.pieces[1]), stopped + 1,
+                  "endless idle work went on after the next step: %d pieces, then %d",
+                  stopped, atomic_load(&c->endless.pieces[1]));
+    a.log = &c->unposted;
+    wk_team_idle(log_piece, &a, sizeof a); /* the pass ends before another step */
+}
+
+Test(team, idle_work_runs_after_its_step_until_it_ends_or_the_next_step)
+{
+    idle_case c = {.nt = 2, .first.nt = 2, .endless = {.nt = 2, .endless = true},
+                   .unposted.nt = 2, .one_thread.nt = 2};
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(2);
+    wk_team_serve(2, idle_steps, &c);
+    omp_set_num_threads(saved);
+    cr_expect_eq(atomic_load(&c.first.pieces[1]), 5, "the other thread ran %d pieces, not 5",
+                 atomic_load(&c.first.pieces[1]));
+    cr_expect_leq(atomic_load(&c.first.pieces[0]), 5, "the leader ran %d pieces",
+                  atomic_load(&c.first.pieces[0]));
+    cr_expect_eq(atomic_load(&c.first.bad) + atomic_load(&c.endless.bad), 0,
+                 "pieces out of order or told the wrong thread count");
+    cr_expect_eq(atomic_load(&c.one_thread.pieces[0]) + atomic_load(&c.one_thread.pieces[1]),
+                 0, "a step run on one thread passed its idle work on");
+    cr_expect_eq(atomic_load(&c.unposted.pieces[0]) + atomic_load(&c.unposted.pieces[1]), 0,
+                 "idle work ran with no step posted");
+    /* outside a team: dropped */
+    idle_log none = {.nt = 2};
+    idle_arg a = {&none};
+    wk_team_idle(log_piece, &a, sizeof a);
+    wk_team_run(nothing, NULL, 2);
+    cr_expect_eq(atomic_load(&none.pieces[0]) + atomic_load(&none.pieces[1]), 0);
+}
+
 typedef struct {
     const wk_matrix *const *w;
     int k;
@@ -109,9 +198,12 @@ typedef struct {
     void *scratch;
 } product;
 
+/* the product twice, the second time named ahead (kernels/matmul.h's wk_matvec_ahead) */
 static void one_product(void *arg)
 {
     product *p = arg;
+    wk_matvec_ahead(p->w, p->k);
+    wk_matvec(p->w, p->k, p->x, p->y, p->scratch);
     wk_matvec(p->w, p->k, p->x, p->y, p->scratch);
 }
 
