@@ -29,7 +29,7 @@ static void fill_tables(void)
     }
     ref_kernels = (wk_cpu_kernels){.stats_block = wk_stats_block_ref,
                                    .first_nonfinite = wk_first_nonfinite_ref,
-                                   .row_error = wk_row_error_ref, .rows_dot = wk_rows_dot_ref,
+                                   .row_error = wk_row_error_ref,
                                    .cols_dot = wk_cols_dot_ref, .rows_wsum = wk_rows_wsum_ref,
                                    .softmax = wk_softmax_ref, .swiglu = wk_swiglu_ref};
 
@@ -66,7 +66,7 @@ static void fill_tables(void)
                                     .first_nonfinite = wk_first_nonfinite_avx2,
                                     .row_error = wk_row_error_avx2,
                                     .gemm_f32 = wk_gemm_f32_avx2, .gemm_q8 = wk_gemm_q8_avx2,
-                                    .rows_dot = wk_rows_dot_avx2, .cols_dot = wk_cols_dot_avx2,
+                                    .cols_dot = wk_cols_dot_avx2,
                                     .rows_wsum = wk_rows_wsum_avx2, .softmax = wk_softmax_avx2,
                                     .swiglu = wk_swiglu_avx2};
     memcpy(avx512_types, avx2_types, sizeof avx512_types);
@@ -83,7 +83,6 @@ static void fill_tables(void)
     avx512_kernels.gemm_f32 = wk_gemm_f32_avx512;
     avx512_kernels.gemm_q8 = wk_gemm_q8_avx512;
     avx512_kernels.gemm_f16 = wk_gemm_f16_avx512;
-    avx512_kernels.rows_dot = wk_rows_dot_avx512;
     avx512_kernels.cols_dot = wk_cols_dot_avx512;
     avx512_kernels.rows_wsum = wk_rows_wsum_avx512;
 

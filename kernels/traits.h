@@ -43,8 +43,6 @@ typedef struct wk_cpu_kernels {
     wk_gemm_q8_fn gemm_q8;   /* NULL in the reference set */
     wk_gemm_f16_fn gemm_f16; /* F16 rows in place (AVX-512 only; else NULL: decoded to F32) */
     /* attention over a KV cache (vec.h) */
-    void (*rows_dot)(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
-                     float scale, float *out);
     void (*cols_dot)(const float *q, int64_t ldq, int G, const float *kt, int64_t ldk,
                      int64_t rows, int64_t n, float scale, float *out, int64_t ldo);
     void (*rows_wsum)(const float *p, int64_t ldp, int G, const float *v, int64_t stride,

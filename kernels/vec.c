@@ -3,18 +3,6 @@
 
 #include <math.h>
 
-void wk_rows_dot_ref(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
-                     float scale, float *out)
-{
-    for (int64_t j = 0; j < rows; j++) {
-        const float *kj = k + j * stride;
-        float dot = 0;
-        for (int64_t i = 0; i < n; i++)
-            dot += q[i] * kj[i];
-        out[j] = dot * scale;
-    }
-}
-
 void wk_cols_dot_ref(const float *q, int64_t ldq, int G, const float *kt, int64_t ldk,
                      int64_t rows, int64_t n, float scale, float *out, int64_t ldo)
 {

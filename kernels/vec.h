@@ -5,19 +5,16 @@
  * (wk_cpu_kernels). The twins sum in another order and fuse their multiply-adds, so the two
  * agree to rounding, not bit for bit.
  *
- * A token's decode takes one query head at a time against keys stored as rows (the cache as
- * it is); a prompt takes the G query heads that share a KV head against the keys transposed
- * once per layer (a column per key), so that a vector holds the scores of consecutive keys
+ * Both a token's decode and a prompt take the G query heads that share a KV head together:
+ * against keys stored transposed (a column per key: the cache keeps them so, in tiles of 32
+ * positions, models/llama_forward.c), so that a vector holds the scores of consecutive keys
  * and no sum across lanes is needed, and their weighted sums as G rows of probabilities at
- * once, each value row read once for the G heads (a token's decode passes one row). */
+ * once, each value row read once for the G heads. */
 #ifndef WK_KERNELS_VEC_H
 #define WK_KERNELS_VEC_H
 
 #include <stdint.h>
 
-/* out[j] = scale * (q . k[j * stride .. + n)), j < rows */
-void wk_rows_dot_ref(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
-                     float scale, float *out);
 /* out[g * ldo + j] = scale * sum over i < n of q[g * ldq + i] * kt[i * ldk + j], for g < G
  * and j < rows (G queries against rows keys stored transposed) */
 void wk_cols_dot_ref(const float *q, int64_t ldq, int G, const float *kt, int64_t ldk,

@@ -27,14 +27,23 @@
 
 /* ---- the state (the model and its layers: models/llama_model.h) ---- */
 
+/* The key cache is kept in tiles of KEY_TILE positions, each a KV head's keys transposed:
+ * value d of the tile's positions side by side, tile after tile. The scores of the query
+ * heads that share the KV head are then one small product per tile (kernels/vec.h's
+ * cols_dot): a vector holds the scores of 16 keys, no sum across lanes, and each key value is
+ * loaded once for the group. Values stay rows of head_dim by position. */
+enum { KEY_TILE = 32 };
+
 typedef struct llama_state {
     uint32_t n_ctx, n_batch;
+    uint32_t n_tiled;                      /* n_ctx rounded up to whole key tiles */
     float *x, *xb;                         /* (batch, dim): residual stream, normed copy */
     float *q, *k, *v, *att;                /* (batch, q_dim), (batch, kv_dim) x 2, (batch, q_dim) */
     float *gate, *up;                      /* (batch, ff) */
     float *scores;                         /* (threads, heads per kv head, n_ctx) */
-    float *kt;                             /* (kv_dim, n_ctx): a layer's keys transposed */
-    float *k_cache, *v_cache;              /* (layer, kv head, n_ctx, head_dim) */
+    float *k_cache;                        /* (layer, kv head, n_tiled / KEY_TILE, head_dim,
+                                            *  KEY_TILE) */
+    float *v_cache;                        /* (layer, kv head, n_tiled, head_dim) */
     void *scratch;                         /* activations quantized for the dot products */
     double *rope_cs;                       /* (batch, rope n_dims): RoPE angles of ... */
     int64_t *rope_pos;                     /* (batch): ... these positions (-1: none yet) */
@@ -226,7 +235,7 @@ void wk_llama_state_free(void *sv)
     if (!s)
         return;
     float *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->gate, s->up, s->scores,
-                     s->kt, s->k_cache, s->v_cache};
+                     s->k_cache, s->v_cache};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(s->scratch);
@@ -272,13 +281,15 @@ int wk_llama_state_new(const void *mv, uint32_t n_ctx, uint32_t n_batch, void **
     const llama_model *m = mv;
     const wk_llama_hparams *p = &m->hp;
     size_t nb = n_batch, dim = p->n_embd, q = (size_t)p->n_head * p->head_dim;
-    size_t kv = (size_t)p->n_head_kv * p->head_dim, cache = (size_t)p->n_layer * n_ctx * kv;
+    uint32_t n_tiled = (n_ctx + KEY_TILE - 1) / KEY_TILE * KEY_TILE;
+    size_t kv = (size_t)p->n_head_kv * p->head_dim, cache = (size_t)p->n_layer * n_tiled * kv;
     llama_state *s = calloc(1, sizeof *s);
     *out = s;
     if (!s)
         return wk_fail(e, "out of memory");
     s->n_ctx = n_ctx;
     s->n_batch = n_batch;
+    s->n_tiled = n_tiled;
     s->x = malloc(nb * dim * sizeof(float));
     s->xb = malloc(nb * (dim > q ? dim : q) * sizeof(float));
     s->q = malloc(nb * q * sizeof(float));
@@ -289,14 +300,13 @@ int wk_llama_state_new(const void *mv, uint32_t n_ctx, uint32_t n_batch, void **
     s->up = malloc(nb * p->n_ff * sizeof(float));
     s->scores = malloc((size_t)omp_get_max_threads() * (p->n_head / p->n_head_kv) * n_ctx *
                        sizeof(float));
-    s->kt = n_batch > 1 ? malloc(kv * n_ctx * sizeof(float)) : NULL;
     s->k_cache = huge_alloc(cache * sizeof(float));
     s->v_cache = huge_alloc(cache * sizeof(float));
     s->scratch = malloc(most_scratch(m, n_batch) + 64);
     s->rope_cs = malloc((nb * m->rope.n_dims + 1) * sizeof(double));
     s->rope_pos = malloc(nb * sizeof(int64_t));
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up ||
-        !s->scores || (n_batch > 1 && !s->kt) || !s->k_cache || !s->v_cache || !s->scratch ||
+        !s->scores || !s->k_cache || !s->v_cache || !s->scratch ||
         !s->rope_cs || !s->rope_pos)
         return wk_fail(e, "out of memory for a context of %u tokens (%.1f MiB of KV cache)",
                        n_ctx, 2.0 * (double)cache * sizeof(float) / 1048576.0);
@@ -324,6 +334,16 @@ static void prefetch_rows(const float *p, size_t n, int locality)
             __builtin_prefetch(p + i, 0, 2);
 }
 
+/* sc[g * ldo + j] = scale * (query g . key j) for the G query heads at q and the keys
+ * j < len of one KV head's tiles, a tile at a time (from `from`) */
+static void score_tiles(const wk_cpu_kernels *k, const float *q, int G, const float *tiles,
+                        int hd, int from, int len, float scale, float *sc, size_t ldo)
+{
+    int n = len - from < KEY_TILE ? len - from : KEY_TILE;
+    k->cols_dot(q, hd, G, tiles + (size_t)from * hd, KEY_TILE, n, hd, scale, sc + from,
+                (int64_t)ldo);
+}
+
 /* One token's attention (see below), cut into pieces: a kv head's group of query heads, or a
  * part of it where the kv heads are fewer than the threads. */
 typedef struct {
@@ -336,29 +356,28 @@ typedef struct {
 } decode_attention;
 
 /* The heads that share a kv head go together, so its keys and values come from memory once:
- * each block of KEY_BLOCK key rows is scored for all of them while in L1, and their weighted
- * sums take one pass over the value rows. Threads take pieces until none is left. */
+ * each key tile is scored for all of them at once, and their weighted sums take one pass over
+ * the value rows. Threads take pieces until none is left. */
 static void attend_pieces(void *arg, int t, int nt)
 {
-    enum { KEY_BLOCK = 64 };
     decode_attention *a = arg;
-    size_t n_ctx = a->s->n_ctx, head = n_ctx * (size_t)a->hd, hd = (size_t)a->hd;
+    size_t n_ctx = a->s->n_ctx, head = a->s->n_tiled * (size_t)a->hd, hd = (size_t)a->hd;
     float *sc = a->s->scores + (size_t)t * a->group * n_ctx;
     for (int it; (it = __atomic_fetch_add(&a->next, 1, __ATOMIC_RELAXED)) < a->pieces;) {
         int kvh = it / a->split, h0 = kvh * a->group + it % a->split * a->sub;
         int heads = (kvh + 1) * a->group - h0 < a->sub ? (kvh + 1) * a->group - h0 : a->sub;
         const float *keys = a->kc + (size_t)kvh * head, *q = a->q + (size_t)h0 * hd;
         const float *values = a->vc + (size_t)kvh * head;
-        for (int j = 0; j < a->len; j += KEY_BLOCK) {
-            int rows = a->len - j < KEY_BLOCK ? a->len - j : KEY_BLOCK;
-            /* the next block's keys to L1 and this block's values to L2, while the heads
-             * score this block: the cache is streamed from memory every token */
-            int ahead = a->len - j - rows < KEY_BLOCK ? a->len - j - rows : KEY_BLOCK;
-            prefetch_rows(keys + (size_t)(j + rows) * hd, (size_t)ahead * hd, 3);
-            prefetch_rows(values + (size_t)j * hd, (size_t)rows * hd, 2);
-            for (int g = 0; g < heads; g++)
-                a->k->rows_dot(q + (size_t)g * hd, keys + (size_t)j * hd, (int64_t)hd, rows,
-                               (int64_t)hd, a->scale, sc + (size_t)g * n_ctx + j);
+        for (int j = 0; j < a->len; j += KEY_TILE) {
+            /* two tiles ahead, the keys to L1 and the values to L2, while the heads score
+             * this one: the cache comes from memory every token */
+            int ahead = j + 2 * KEY_TILE;
+            int n = a->len - ahead < KEY_TILE ? a->len - ahead : KEY_TILE;
+            if (n > 0) {
+                prefetch_rows(keys + (size_t)ahead * hd, (size_t)KEY_TILE * hd, 3);
+                prefetch_rows(values + (size_t)ahead * hd, (size_t)n * hd, 2);
+            }
+            score_tiles(a->k, q, heads, keys, a->hd, j, a->len, a->scale, sc, n_ctx);
         }
         for (int g = 0; g < heads; g++)
             a->k->softmax(sc + (size_t)g * n_ctx, a->len);
@@ -370,19 +389,18 @@ static void attend_pieces(void *arg, int t, int nt)
 /* att[t] for every head: softmax(q . k / sqrt(hd)) over positions 0 .. pos + t of the cache,
  * times v; head h reads kv head h / (n_head / n_head_kv).
  *
- * One token (decode) takes the heads that share a kv head together (attend_pieces above, as
- * one step of the decode team, kernels/team.h). A batch (a
- * prompt) first transposes the layer's cached keys, then takes each token's heads that share
- * a kv head together: their scores as one product with the transposed keys (kernels/vec.h),
- * their weighted sums as one pass over the value rows. */
+ * Both one token (decode: attend_pieces above, as one step of the decode team,
+ * kernels/team.h) and a batch (a prompt: each token in turn) take the heads that share a kv
+ * head together: their scores tile by tile from the key tiles (KEY_TILE), their weighted sums
+ * as one pass over the value rows. */
 static void attention(const llama_model *m, llama_state *s, int l, int n, int pos)
 {
     const wk_llama_hparams *p = &m->hp;
     int hd = (int)p->head_dim, group = (int)(p->n_head / p->n_head_kv), len_all = pos + n;
-    size_t kv_dim = (size_t)p->n_head_kv * hd, n_ctx = s->n_ctx, head = n_ctx * hd;
-    /* kv head h's keys (values): len_all rows of hd at kc + h * head, one after another */
-    const float *kc = s->k_cache + (size_t)l * n_ctx * kv_dim;
-    const float *vc = s->v_cache + (size_t)l * n_ctx * kv_dim;
+    size_t kv_dim = (size_t)p->n_head_kv * hd, n_ctx = s->n_ctx, head = s->n_tiled * (size_t)hd;
+    /* kv head h's key tiles (value rows) at kc + h * head (vc + h * head) */
+    const float *kc = s->k_cache + (size_t)l * s->n_tiled * kv_dim;
+    const float *vc = s->v_cache + (size_t)l * s->n_tiled * kv_dim;
     float scale = 1.0f / sqrtf((float)hd);
     const wk_cpu_kernels *k = wk_cpu_kernels_get();
     /* one thread for a small model's short context: waking the others costs more */
@@ -398,18 +416,15 @@ static void attention(const llama_model *m, llama_state *s, int l, int n, int po
         wk_team_run(attend_pieces, &job, threads);
         return;
     }
-#pragma omp parallel for schedule(static) if (parallel)
-    for (size_t i = 0; i < kv_dim; i++) /* value i % hd of kv head i / hd */
-        for (int j = 0; j < len_all; j++)
-            s->kt[i * n_ctx + (size_t)j] = kc[i / hd * head + (size_t)j * hd + i % hd];
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (parallel)
     for (int t = 0; t < n; t++)
         for (int kvh = 0; kvh < (int)p->n_head_kv; kvh++) {
             size_t h0 = (size_t)t * p->n_head + (size_t)kvh * group; /* the group's first */
             float *sc = s->scores + (size_t)omp_get_thread_num() * group * n_ctx;
             int len = pos + t + 1;
-            k->cols_dot(s->q + h0 * hd, hd, group, s->kt + (size_t)kvh * hd * n_ctx,
-                        (int64_t)n_ctx, len, hd, scale, sc, (int64_t)n_ctx);
+            for (int j = 0; j < len; j += KEY_TILE)
+                score_tiles(k, s->q + h0 * hd, group, kc + (size_t)kvh * head, hd, j, len,
+                            scale, sc, n_ctx);
             for (int g = 0; g < group; g++)
                 k->softmax(sc + (size_t)g * n_ctx, len);
             k->rows_wsum(sc, (int64_t)n_ctx, group, vc + (size_t)kvh * head, hd, len, hd,
@@ -501,10 +516,13 @@ void wk_llama_layer(const void *mv, void *sv, uint32_t l, float *x, int n, int p
         }
         wk_rope_rotate(&m->rope, s->q + t * q_dim, (int)p->n_head, hd, cs);
         wk_rope_rotate(&m->rope, s->k + t * kv_dim, (int)p->n_head_kv, hd, cs);
-        for (size_t h = 0; h < p->n_head_kv; h++) { /* a kv head's rows one after another */
-            size_t at = (((size_t)l * p->n_head_kv + h) * s->n_ctx + (size_t)(pos + t)) * hd;
-            memcpy(s->k_cache + at, s->k + t * kv_dim + h * hd, (size_t)hd * sizeof(float));
-            memcpy(s->v_cache + at, s->v + t * kv_dim + h * hd, (size_t)hd * sizeof(float));
+        for (size_t h = 0; h < p->n_head_kv; h++) { /* see KEY_TILE */
+            size_t head = ((size_t)l * p->n_head_kv + h) * s->n_tiled * hd, at = (size_t)(pos + t);
+            float *tile = s->k_cache + head + at / KEY_TILE * KEY_TILE * hd + at % KEY_TILE;
+            for (int d = 0; d < hd; d++)
+                tile[(size_t)d * KEY_TILE] = s->k[t * kv_dim + h * hd + (size_t)d];
+            memcpy(s->v_cache + head + at * hd, s->v + t * kv_dim + h * hd,
+                   (size_t)hd * sizeof(float));
         }
     }
     ahead(decode, &L->wo, NULL, NULL);

@@ -21,8 +21,6 @@ void wk_bf16_to_f32_avx2(const void *src, float *dst, int64_t n);
 void wk_f32_to_bf16_avx2(const float *src, void *dst, int64_t n);
 
 /* vec.c: twins of kernels/vec.c */
-void wk_rows_dot_avx2(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
-                      float scale, float *out);
 void wk_cols_dot_avx2(const float *q, int64_t ldq, int G, const float *kt, int64_t ldk,
                       int64_t rows, int64_t n, float scale, float *out, int64_t ldo);
 void wk_rows_wsum_avx2(const float *p, int64_t ldp, int G, const float *v, int64_t stride,

@@ -1,5 +1,5 @@
-/* AVX2/FMA twins of kernels/vec.c. A key row's dot product runs in two chains of 8 lanes.
- * The products with a column per output (keys transposed, or value rows) are one outer
+/* AVX2/FMA twins of kernels/vec.c. The products with a column per output (keys transposed,
+ * or value rows) are one outer
  * product: 4 rows of the left side (queries or probabilities) by 16 columns of the right in
  * 8 registers, each right-hand vector loaded once for the 4 rows; ragged columns go through
  * masked loads and stores. */
@@ -12,27 +12,6 @@
 #include "kernels/tile.h"
 
 #define INLINE static inline __attribute__((always_inline))
-
-void wk_rows_dot_avx2(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
-                      float scale, float *out)
-{
-    if (n % 8) {
-        wk_rows_dot_ref(q, k, stride, rows, n, scale, out);
-        return;
-    }
-    for (int64_t j = 0; j < rows; j++) {
-        const float *kj = k + j * stride;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        int64_t i = 0;
-        for (; i + 16 <= n; i += 16) {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kj + i), a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(kj + i + 8), a1);
-        }
-        if (i < n)
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kj + i), a0);
-        out[j] = wk_hsum_ps(_mm256_add_ps(a0, a1)) * scale;
-    }
-}
 
 /* lanes i < n set (n may be out of 0..8) */
 INLINE __m256i first_lanes(int64_t n)

@@ -22,10 +22,7 @@ void wk_gemm_f16_avx512(int64_t k, const void *w, int64_t ldw, int m, const floa
 void wk_gemm_q8_avx512(int64_t groups, const wk_q8_rows *w, int m, const wk_q8_acts *a, int n,
                        float *y, int64_t ldy, bool add);
 
-/* vec.c: the attention steps (kernels/vec.h), held like their AVX2 twins to float64: the
- * batched ones and decoding's scores */
-void wk_rows_dot_avx512(const float *q, const float *k, int64_t stride, int64_t rows, int64_t n,
-                        float scale, float *out);
+/* vec.c: the attention steps (kernels/vec.h), held like their AVX2 twins to float64 */
 void wk_cols_dot_avx512(const float *q, int64_t ldq, int G, const float *kt, int64_t ldk,
                         int64_t rows, int64_t n, float scale, float *out, int64_t ldo);
 void wk_rows_wsum_avx512(const float *p, int64_t ldp, int G, const float *v, int64_t stride,
