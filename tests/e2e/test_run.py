@@ -75,6 +75,20 @@ def test_logits_rows_follow_the_sequence(f32, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["l.npy"]
 
 
+def test_the_context_size_changes_no_logit(f32, tmp_path):
+    """The key cache is kept in tiles of 32 positions (models/llama_forward.c): a context that
+    ends inside a tile, one of whole tiles and a larger one give the same logits, bit for bit,
+    over a prompt and decoded tokens that cross tiles."""
+    rows = []
+    for ctx in ("60", "64", "200"):
+        out = tmp_path / f"c{ctx}.npy"
+        run([RUN, f32, "-p", PROMPT * 6, "-n", "20", "--temp", "0", "--ignore-eos", "-q",
+             "-c", ctx, "--logits", out], check=0)
+        rows.append(np.load(out))
+    assert rows[0].shape == (54, 512)  # 35 prompt tokens, BOS included, then 20 decoded
+    assert np.array_equal(rows[0], rows[1]) and np.array_equal(rows[0], rows[2])
+
+
 def test_a_full_context_stops_generation(f32):
     p = run([RUN, f32, "-p", PROMPT, "-n", "100", "--ctx", "12", "--ignore-eos"], check=0)
     assert "generated: 8 tokens" in p.stderr and "the context is full" in p.stderr
