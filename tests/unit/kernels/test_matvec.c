@@ -140,7 +140,7 @@ Test(matvec, matrices_sharing_a_row_equal_their_rows_kernels_at_any_thread_count
 /* wk_matvec_stretch: the threads' runs, stretch by stretch, cover every byte of every matrix
  * once, in order: thread t's run starts where thread t - 1's ends (runs of equal chunk counts,
  * into the next matrix where one ends), and no stretch crosses a matrix's end. The chunks are
- * ~128 KiB of rows, so the heights put run edges inside matrices and on their ends. */
+ * ~256 KiB of rows, so the heights put run edges inside matrices and on their ends. */
 Test(matvec, thread_runs_cover_the_rows_in_order_once)
 {
     static uint8_t bytes[3][1 << 21]; /* never read: addresses only */
