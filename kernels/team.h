@@ -26,7 +26,7 @@ void wk_team_run(wk_team_job job, void *arg, int threads);
 
 /* Work for the time a thread of the team would spend waiting: fn(arg, t, nt, piece) for
  * piece = 0, 1, ... until it returns false or the next step is posted, each piece short (a
- * microsecond or so: it is not interrupted). */
+ * microsecond or so: it is not interrupted). It must not post steps or idle work itself. */
 typedef bool (*wk_team_idle_fn)(const void *arg, int t, int nt, int piece);
 #define WK_TEAM_IDLE_ARG 64 /* the most bytes of arg wk_team_idle keeps */
 

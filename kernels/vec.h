@@ -1,6 +1,6 @@
 /* The float-vector steps of attention over a KV cache: queries against the cached keys, and
  * the probability-weighted sums of the cached value rows. The scalar references are here,
- * the AVX2/FMA twins in kernels/avx2/vec.c (and AVX-512 ones of the batched steps in
+ * the AVX2/FMA twins in kernels/avx2/vec.c (and AVX-512 ones of the two products in
  * kernels/avx512/vec.c), reached through the CPU traits
  * (wk_cpu_kernels). The twins sum in another order and fuse their multiply-adds, so the two
  * agree to rounding, not bit for bit.

@@ -30,8 +30,8 @@
 /* The key cache is kept in tiles of KEY_TILE positions, each a KV head's keys transposed:
  * value d of the tile's positions side by side, tile after tile. The scores of the query
  * heads that share the KV head are then one small product per tile (kernels/vec.h's
- * cols_dot): a vector holds the scores of 16 keys, no sum across lanes, and each key value is
- * loaded once for the group. Values stay rows of head_dim by position. */
+ * cols_dot): a vector holds the scores of 16 keys (8 with AVX2), no sum across lanes, and
+ * each key value is loaded once for the group. Values stay rows of head_dim by position. */
 enum { KEY_TILE = 32 };
 
 typedef struct llama_state {
@@ -281,6 +281,7 @@ int wk_llama_state_new(const void *mv, uint32_t n_ctx, uint32_t n_batch, void **
     const llama_model *m = mv;
     const wk_llama_hparams *p = &m->hp;
     size_t nb = n_batch, dim = p->n_embd, q = (size_t)p->n_head * p->head_dim;
+    /* n_ctx <= 2^30: the file's context_length is held to that (key_u32), -c to 2^24 */
     uint32_t n_tiled = (n_ctx + KEY_TILE - 1) / KEY_TILE * KEY_TILE;
     size_t kv = (size_t)p->n_head_kv * p->head_dim, cache = (size_t)p->n_layer * n_tiled * kv;
     llama_state *s = calloc(1, sizeof *s);

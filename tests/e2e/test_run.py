@@ -137,6 +137,19 @@ def test_an_architecture_without_a_forward_pass(f32, tmp_path):
     assert "architecture 'mamba' has no forward pass" in p.stderr and str(out) in p.stderr
 
 
+def test_a_context_length_too_large_to_hold(f32, tmp_path):
+    """A file claiming a context of 2^32 - 16 tokens, run without -c (so at that context): a
+    clear error naming the key, before any cache is sized (the key cache's count of 32-position
+    tiles would wrap in 32 bits; the loader holds context_length to 2^30)."""
+    out = tmp_path / "huge-ctx.gguf"
+    key = b"llama.context_length" + struct.pack("<I", 4)  # the value's type: uint32
+    data = f32.read_bytes()
+    at = data.index(key) + len(key)
+    out.write_bytes(data[:at] + struct.pack("<I", 2**32 - 16) + data[at + 4:])
+    p = run([RUN, out, "-p", "a", "-n", "1"], check=1)
+    assert f"{out}: key llama.context_length is 4294967280" in p.stderr
+
+
 def test_a_type_the_engine_cannot_run(f32, tmp_path):
     out = tmp_path / "iq2.gguf"
     name = b"blk.0.ffn_up.weight"

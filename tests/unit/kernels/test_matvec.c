@@ -138,9 +138,11 @@ Test(matvec, matrices_sharing_a_row_equal_their_rows_kernels_at_any_thread_count
 }
 
 /* wk_matvec_stretch: the threads' runs, stretch by stretch, cover every byte of every matrix
- * once, in order: thread t's run starts where thread t - 1's ends (runs of equal chunk counts,
- * into the next matrix where one ends), and no stretch crosses a matrix's end. The chunks are
- * ~256 KiB of rows, so the heights put run edges inside matrices and on their ends. */
+ * once, in order: thread t's run starts where thread t - 1's ends (into the next matrix where
+ * one ends), at chunk total * t / nt as run_chunks hands them out (the chunks read off a call
+ * with more threads than chunks: a chunk each), and no stretch crosses a matrix's end. The
+ * chunks are ~256 KiB of rows, so the heights put run edges inside matrices and on their
+ * ends. */
 Test(matvec, thread_runs_cover_the_rows_in_order_once)
 {
     static uint8_t bytes[3][1 << 21]; /* never read: addresses only */
@@ -153,11 +155,27 @@ Test(matvec, thread_runs_cover_the_rows_in_order_once)
             cr_assert_leq((size_t)heights[s][j] * row, sizeof bytes[j]);
             m[j] = (wk_matrix){bytes[j], WK_Q8_0, heights[s][j], cols};
         }
+        enum { MANY = 4096 };
+        const uint8_t *chunk[64]; /* where each chunk starts */
+        int total = 0;
+        for (int t = 0; t < MANY; t++) {
+            const uint8_t *p;
+            if (wk_matvec_stretch(w, 3, t, MANY, 0, &p) > 0) {
+                cr_assert_lt(total, 64);
+                chunk[total++] = p;
+            }
+        }
+        cr_assert_geq(total, 3, "shape %zu: %d chunks", s, total);
         for (int nt = 1; nt <= 5; nt++) {
             int j = 0;
             size_t at = 0; /* the next byte of matrix j every run together should reach */
             for (int t = 0; t < nt; t++) {
                 const uint8_t *p;
+                int c0 = total * t / nt, c1 = total * (t + 1) / nt;
+                size_t n0 = wk_matvec_stretch(w, 3, t, nt, 0, &p);
+                cr_assert(c0 < c1 ? n0 > 0 && p == chunk[c0] : n0 == 0,
+                          "shape %zu, %d threads: thread %d's run does not start at chunk %d of "
+                          "%d", s, nt, t, c0, total);
                 for (size_t skip = 0, n; (n = wk_matvec_stretch(w, 3, t, nt, skip, &p)) > 0;
                      skip += n) {
                     if (j < 3 && at == (size_t)heights[s][j] * row) {

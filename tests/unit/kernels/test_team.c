@@ -9,6 +9,7 @@
 #include <omp.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "kernels/matmul.h"
@@ -128,6 +129,17 @@ static void nothing(void *arg, int t, int nt)
 {
 }
 
+/* waits (10 s at most: a team that never gets there fails the checks after it instead of
+ * hanging) until *n reaches want */
+static void wait_for(atomic_int *n, int want)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    while (atomic_load(n) < want && t.tv_sec - t0.tv_sec < 10);
+}
+
 typedef struct {
     idle_log first, endless, unposted, one_thread;
     int nt;
@@ -142,14 +154,11 @@ static void idle_steps(void *arg)
     idle_arg a = {&c->first};
     wk_team_idle(log_piece, &a, sizeof a);
     wk_team_run(nothing, NULL, c->nt);
-    /* (bounded: a team that never runs it fails the checks below instead of hanging) */
-    for (long spins = 0; atomic_load(&c->first.pieces[1]) < 5 && spins < 1000000000L; spins++)
-        ;
+    wait_for(&c->first.pieces[1], 5);
     a.log = &c->endless;
     wk_team_idle(log_piece, &a, sizeof a);
     wk_team_run(nothing, NULL, c->nt);
-    for (long spins = 0; atomic_load(&c->endless.pieces[1]) < 3 && spins < 1000000000L; spins++)
-        ;
+    wait_for(&c->endless.pieces[1], 3);
     a.log = &c->one_thread;
     wk_team_idle(log_piece, &a, sizeof a);
     wk_team_run(nothing, NULL, 1);
@@ -164,8 +173,12 @@ static void idle_steps(void *arg)
     wk_team_idle(log_piece, &a, sizeof a); /* the pass ends before another step */
 }
 
-Test(team, idle_work_runs_after_its_step_until_it_ends_or_the_next_step)
+/* (a team whose threads never leave endless idle work never counts them done: the timeout
+ * fails it instead of hanging) */
+Test(team, idle_work_runs_after_its_step_until_it_ends_or_the_next_step, .timeout = 60)
 {
+    if (omp_get_num_procs() < 2)
+        cr_skip_test("one core: wk_team_serve runs no team");
     idle_case c = {.nt = 2, .first.nt = 2, .endless = {.nt = 2, .endless = true},
                    .unposted.nt = 2, .one_thread.nt = 2};
     int saved = omp_get_max_threads();
