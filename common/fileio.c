@@ -35,8 +35,9 @@
  * (but the last write, wk_out_pwrite's patches, and what follows a patch of bytes that were
  * still buffered): the buffer is flushed only when full, and a write too large for it goes
  * out directly in whole units. Linux (6.16+ for ext4; xfs earlier) caches such a write in
- * one 2 MiB folio, and a reader that maps the file then gets it with 2 MiB pages, whereas the same bytes written at arbitrary offsets stay in small
- * folios, mapped 4 KiB at a time, for as long as the file is cached. (wk-run decoded the
+ * one 2 MiB folio, and a reader that maps the file then gets it with 2 MiB pages, whereas
+ * the same bytes written at arbitrary offsets stay in small folios, mapped 4 KiB at a time,
+ * for as long as the file is cached. (wk-run decoded the
  * 1.1B shape's Q8_0 file at 36.6 tokens/s against 30.4 for the same bytes in small folios,
  * medians of 5 paired runs on a Zen 5 virtual machine: docs/benchmarks.md.) */
 #define WK_OUT_ALIGN (2u << 20)

@@ -70,6 +70,13 @@ static int threads_for(int64_t work)
     return work >= PARALLEL_MIN ? threads : 1;
 }
 
+/* Thread t's own run of nt: the first of its chunks of total (the next thread's first ends
+ * it), an equal contiguous share. */
+static int64_t run_first(int64_t total, int t, int nt)
+{
+    return total * t / nt;
+}
+
 static void run_chunk(const part *p, int64_t c)
 {
     while (c >= p->chunks)
@@ -99,7 +106,7 @@ static void run_chunks(void *arg, int t, int nt)
     matvec_job *j = arg;
     for (int u = 0; u < nt; u++) {
         int o = (t + u) % nt;
-        int64_t c0 = j->total * o / nt, c1 = j->total * (o + 1) / nt;
+        int64_t c0 = run_first(j->total, o, nt), c1 = run_first(j->total, o + 1, nt);
         for (;;) {
             int64_t c = c0 + __atomic_fetch_add(&j->next[o].taken, 1, __ATOMIC_RELAXED);
             if (c >= c1)
@@ -161,7 +168,7 @@ size_t wk_matvec_stretch(const wk_matrix *const *w, int k, int t, int nt, size_t
     }
     /* the run: chunks [c, end) of all the matrices' in a row; c and end count from matrix j's
      * first chunk as j goes on */
-    int64_t c = total * t / nt, end = total * (t + 1) / nt;
+    int64_t c = run_first(total, t, nt), end = run_first(total, t + 1, nt);
     for (int j = 0; j < k && c < end; c -= chunks[j], end -= chunks[j], j++) {
         if (c >= chunks[j])
             continue;

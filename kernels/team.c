@@ -133,6 +133,7 @@ void wk_team_serve(int threads, void (*body)(void *ctx), void *ctx)
     {
         int t = omp_get_thread_num();
         if (t == 0) {
+            /* the others read nt only after a post: the release orders this write */
             tm.nt = omp_get_num_threads();
             led = &tm;
             body(ctx);

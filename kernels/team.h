@@ -5,7 +5,7 @@
  * OpenMP parallel region per step costs its start and its end: an empty one took 3.1 us on two
  * Zen 5 cores of a virtual machine, and in decoding the main thread lost ~3 us entering each
  * region and ~3 us more leaving it beyond the wait for the slower thread. In a team the main
- * thread posts a step (an atomic increment of a step number), the other threads, spinning on
+ * thread posts a step (an atomic store of the next step number), the other threads, spinning on
  * it, take it, and the step is over when their count of finished threads comes back: ~0.4 us
  * for both. Everything else in the forward pass runs on the main thread as it would without a
  * team, so the code that posts steps reads the same either way: wk_team_run runs its job in an

@@ -1,8 +1,7 @@
 /* AVX2/FMA twins of kernels/vec.c. The products with a column per output (keys transposed,
- * or value rows) are one outer
- * product: 4 rows of the left side (queries or probabilities) by 16 columns of the right in
- * 8 registers, each right-hand vector loaded once for the 4 rows; ragged columns go through
- * masked loads and stores. */
+ * or value rows) are one outer product: 4 rows of the left side (queries or probabilities)
+ * by 16 columns of the right in 8 registers, each right-hand vector loaded once for the 4
+ * rows; ragged columns go through masked loads and stores. */
 #include "kernels/avx2/avx2.h"
 
 #include <immintrin.h>
