@@ -29,6 +29,25 @@ Test(sample, greedy_takes_the_largest_logit)
     cr_expect_eq(c[1], 10);
 }
 
+Test(sample, greedy_takes_the_first_of_equal_largest_logits)
+{
+    enum { N = 32000 };
+    float *logits = malloc(N * sizeof *logits);
+    void *scratch = malloc(wk_sample_scratch(N));
+    cr_assert(logits && scratch);
+    for (int i = 0; i < N; i++)
+        logits[i] = (float)(i % 97) * 0.01f;
+    wk_sampler s = {.temp = 0};
+    logits[N - 1] = 5.0f;
+    cr_expect_eq(wk_sample(&s, logits, N, scratch), N - 1, "the largest at the end");
+    logits[12345] = 5.0f;
+    cr_expect_eq(wk_sample(&s, logits, N, scratch), 12345, "the first of two equal");
+    logits[0] = NAN; /* no comparison with a NaN holds: the first logit stays the pick */
+    cr_expect_eq(wk_sample(&s, logits, N, scratch), 0);
+    free(scratch);
+    free(logits);
+}
+
 Test(sample, top_k_and_top_p_keep_the_right_tokens)
 {
     wk_sampler s = {.temp = 1, .top_k = 2, .top_p = 1};
