@@ -17,6 +17,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/ahead.h"
 #include "kernels/avx2/lanes.h"
 #include "quant/blocks.h"
 #include "quant/half.h"
@@ -160,6 +161,7 @@ static inline __m128 block_scales(const void *w, const void *a)
         vf acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                    \
         __m128 mins0 = _mm_setzero_ps(), mins1 = mins0;                                          \
         for (; i + 3 < nb; i += 4) {                                                             \
+            wk_fetch_ahead(&w[i], 4 * sizeof *w); /* kernels/ahead.h */                          \
             BLOCK_STEP(acc0, mins0, isum_##name, asym, i);                                       \
             BLOCK_STEP(acc1, mins1, isum_##name, asym, i + 1);                                   \
             BLOCK_STEP(acc2, mins0, isum_##name, asym, i + 2);                                   \

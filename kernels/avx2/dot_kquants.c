@@ -22,6 +22,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/ahead.h"
 #include "kernels/avx2/lanes.h"
 #include "quant/blocks.h"
 #include "quant/half.h"
@@ -165,6 +166,7 @@ void wk_vec_dot_q6_K_avx2(int64_t n, float *s, const void *x, const void *y)
     const wk_block_q8_K *a = y;
     vf acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / WK_QK_K; i++) {
+        wk_fetch_ahead(&w[i], sizeof w[i]); /* kernels/ahead.h */
         __m128i sc = _mm_loadu_si128((const __m128i *)w[i].scales);
         const int8_t *q8 = a[i].qs;
         vi isum = _mm256_setzero_si256();
@@ -225,8 +227,10 @@ void wk_vec_dot_q4_K_avx2(int64_t n, float *s, const void *x, const void *y)
     const wk_block_q4_K *w = x;
     const wk_block_q8_K *a = y;
     vf acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / WK_QK_K; i++)
+    for (int64_t i = 0; i < n / WK_QK_K; i++) {
+        wk_fetch_ahead(&w[i], sizeof w[i]); /* kernels/ahead.h */
         q45_K(w[i].scales, w[i].d, w[i].dmin, w[i].qs, NULL, &a[i], &acc, &accm);
+    }
     *s = wk_hsum_ps(_mm256_sub_ps(acc, accm));
 }
 
@@ -235,8 +239,10 @@ void wk_vec_dot_q5_K_avx2(int64_t n, float *s, const void *x, const void *y)
     const wk_block_q5_K *w = x;
     const wk_block_q8_K *a = y;
     vf acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / WK_QK_K; i++)
+    for (int64_t i = 0; i < n / WK_QK_K; i++) {
+        wk_fetch_ahead(&w[i], sizeof w[i]); /* kernels/ahead.h */
         q45_K(w[i].scales, w[i].d, w[i].dmin, w[i].qs, w[i].qh, &a[i], &acc, &accm);
+    }
     *s = wk_hsum_ps(_mm256_sub_ps(acc, accm));
 }
 

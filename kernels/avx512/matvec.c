@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "kernels/ahead.h"
 #include "kernels/avx2/lanes.h"
 #include "quant/blocks.h"
 
@@ -113,6 +114,7 @@ void wk_matvec_q4_0_avx512(int64_t n, int64_t rows, float *y, const void *w, siz
         __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
         int64_t k = 0;
         for (; k + 1 < pairs; k += 2) {
+            wk_fetch_ahead(row + 36 * k, 64); /* kernels/ahead.h */
             acc0 = q4_0_step(row + 36 * k, false, &p[k], acc0);
             acc1 = q4_0_step(row + 36 * (k + 1), false, &p[k + 1], acc1);
         }
@@ -218,6 +220,7 @@ void wk_matvec_q8_0_avx512(int64_t n, int64_t rows, float *y, const void *w, siz
         __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
         int64_t k = 0;
         for (; k + 1 < full; k += 2) {
+            wk_fetch_ahead(row + 68 * k, 128); /* kernels/ahead.h */
             acc0 = q8_0_step(row + 68 * k, false, a + 64 * k, &p[k], acc0);
             acc1 = q8_0_step(row + 68 * (k + 1), false, a + 64 * (k + 1), &p[k + 1], acc1);
         }
@@ -298,6 +301,7 @@ void wk_matvec_q4_K_avx512(int64_t n, int64_t rows, float *y, const void *w, siz
         __m512 acc = _mm512_setzero_ps();
         __m128 accm = _mm_setzero_ps();
         for (int64_t i = 0; i < n / 256; i++) {
+            wk_fetch_ahead(&b[i], sizeof b[i]); /* kernels/ahead.h */
             __m128i sm = wk_k4_scales_mins(b[i].scales);
             __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(sm));
             __m512i isum = _mm512_setzero_si512();
@@ -336,6 +340,7 @@ void wk_matvec_q6_K_avx512(int64_t n, int64_t rows, float *y, const void *w, siz
         const wk_block_q6_K *b = (const void *)((const uint8_t *)w + (size_t)r * row_bytes);
         __m512 acc = _mm512_setzero_ps();
         for (int64_t i = 0; i < n / 256; i++) {
+            wk_fetch_ahead(&b[i], sizeof b[i]); /* kernels/ahead.h */
             __m256i sc8 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b[i].scales));
             __m512i sc = _mm512_castsi256_si512(sc8);
             /* the offset's share: 32 * sum_g scale_g * sum16_g */
