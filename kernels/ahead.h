@@ -1,11 +1,11 @@
-/* Software prefetch for the decode kernels: the weights AHEAD bytes past those a loop reads,
- * asked to L2, a line per 64 bytes read.
+/* Software prefetch for the decode kernels: the weights WK_AHEAD_BYTES past those a loop
+ * reads, asked to L2, a line per 64 bytes read.
  *
  * A decode step streams every weight once, row after row. The hardware's prefetchers follow
  * the stream but do not keep far enough ahead of a kernel with much work per byte (the
  * quantized types' unpacking and scales): on the 1.1B shape, 2 threads of a Zen 5, alternated
- * token by token in one run (400-500 tokens, the median pass of each), 8 KiB ahead made a
- * token 5.8-7.1 % faster at Q8_0 (5 runs), 4.0-4.4 % at Q4_0, 3.6-3.9 % at Q4_K_M and
+ * token by token in one run (300-500 tokens, the median pass of each), 8 KiB ahead made a
+ * token 6.3-7.1 % faster at Q8_0 (3 runs), 4.0-4.4 % at Q4_0, 3.6-3.9 % at Q4_K_M and
  * 5.9-6.4 % at Q6_K with the AVX-512 kernels (2 runs each), and 4.8-6.4 %, 3.1 %, 1.7-3.6 %
  * and 2.1-4.2 % with the AVX2 ones; 4 KiB ahead gained 1.3-2.0 % at Q8_0 and 16 KiB
  * 5.8-6.4 %. F16's kernel, light per byte, lost 1.3-2.7 % with it and goes without. A

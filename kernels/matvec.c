@@ -193,7 +193,7 @@ typedef struct {
 
 /* Idle work (kernels/team.h): piece `piece` of the first AHEAD_BYTES of thread t's own run in
  * the product, prefetched to L2. */
-static bool fetch_ahead(const void *arg, int t, int nt, int piece)
+static bool fetch_next_run(const void *arg, int t, int nt, int piece)
 {
     const ahead_job *a = arg;
     nt = a->threads < nt ? a->threads : nt;
@@ -225,5 +225,5 @@ void wk_matvec_ahead(const wk_matrix *const *w, int k)
     }
     a.threads = threads_for(work);
     if (a.threads > 1)
-        wk_team_idle(fetch_ahead, &a, sizeof a);
+        wk_team_idle(fetch_next_run, &a, sizeof a);
 }
