@@ -16,14 +16,15 @@
 #                   project): llama-bench -m FILE -p PROMPT -n 0 -t 2 -r 1 -o json for
 #                   prefill, and -p 0 -n DECODE -d PROMPT for decode: after PROMPT tokens of
 #                   context, as wk-run and node-llama-cpp decode (its default depth is 0)
-# The machine is noisy, so WK_BENCH_RUNS (default 3) rounds each run, per type, bw-read (the
-# read-only streaming bandwidth, all threads) and then every contender once, in that order.
-# Figures are medians over the rounds with their min-max; each ratio is computed inside a
-# round and the median of those is printed. Decode GB/s = weight bytes a token reads
-# (bench/engine_prep.py) x tokens/s; its share of the bandwidth measured just before that
-# type's runs (bw-read's best pass). wk-run also prints its median forward pass: the weight
-# bytes over it, against bw-read's median pass, is the share with the machine's stalls taken
-# out of both sides (docs/benchmarks.md says why that matters on a shared virtual machine).
+# The machine is noisy, so WK_BENCH_RUNS (default 3) rounds each run, per type, every
+# contender once, in that order, with bw-read (the read-only streaming bandwidth, all threads)
+# before the first and after each. Figures are medians over the rounds with their min-max;
+# each ratio is computed inside a round and the median of those is printed. Decode GB/s =
+# weight bytes a token reads (bench/engine_prep.py) x tokens/s; its share is of the bandwidth
+# bw-read found on either side of that very run (the mean of the two best passes). wk-run also
+# prints its median forward pass: the weight bytes over it, against the mean of the two
+# bw-read median passes around it, is the share with the machine's stalls taken out of both
+# sides (docs/benchmarks.md says why that matters on a shared virtual machine).
 # WK_BENCH_TYPES: the types (default "F16 Q8_0 Q4_0 Q4_K_M Q6_K"); WK_BENCH_DECODE (default
 # 128) and WK_BENCH_CTX (default 1024) the decode length and context; WK_BENCH_BW_SIZE the
 # array bw-read sums (default 1G). Nothing here asserts on a speed.
@@ -153,30 +154,38 @@ print(pp[0], tg[0])' "$pp" "$tg" "$PROMPT"
 declare -A PF DC GBS PCT RP RD MED MGBS MPCT
 BWS=() BWM=()
 awk_calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+# bandwidth: bw-read's best of 5 passes (the machine's ceiling, however busy the other
+# passes found it) into bw, its median pass into bwm; both kept in BWS and BWM
+bandwidth() {
+  read -r bw bwm < <(env -u OMP_NUM_THREADS "$BW" --size "${WK_BENCH_BW_SIZE:-1G}" --reps 5 |
+         sed -n 's/.*best \([0-9.]*\) GB\/s, median \([0-9.]*\) GB\/s.*/\1 \2/p')
+  [ -n "$bwm" ] || { echo "bench: $BW printed no bandwidth" >&2; exit 1; }
+  BWS+=("$bw") BWM+=("$bwm")
+}
 machine=$(bench_machine) # the load average before the runs
-echo "wk-run: $RUNS rounds of (per type: bw-read, then ${names[*]}) on ${TYPES[*]}..." >&2
+echo "wk-run: $RUNS rounds of (per type: bw-read, then each of ${names[*]} and bw-read) on ${TYPES[*]}..." >&2
 for ((r = 0; r < RUNS; r++)); do
   for ty in "${TYPES[@]}"; do
-    # The best of 5 passes: the machine's ceiling, however busy the other passes found it.
-    # Measured again before each type's runs: this host's bandwidth moves within minutes
-    # (33-76 GB/s in one run measured once per round), and a share is only as good as
-    # the ceiling measured beside it.
-    read -r bw bwm < <(env -u OMP_NUM_THREADS "$BW" --size "${WK_BENCH_BW_SIZE:-1G}" --reps 5 |
-           sed -n 's/.*best \([0-9.]*\) GB\/s, median \([0-9.]*\) GB\/s.*/\1 \2/p')
-    [ -n "$bwm" ] || { echo "bench: $BW printed no bandwidth" >&2; exit 1; }
-    BWS+=("$bw") BWM+=("$bwm")
+    # bw-read around each run: this host's bandwidth moves within minutes (33-76 GB/s in one
+    # run that measured it once per round), and a share is only as good as the ceiling
+    # measured beside it.
+    bandwidth
     declare -A now_p=() now_d=()
     for name in "${names[@]}"; do
       res=$(measure "$name" "${FILE[$ty]}")
       read -r p d med <<<"$res"
+      prev_bw=$bw prev_bwm=$bwm
+      bandwidth
+      run_bw=$(awk_calc "($prev_bw + $bw) / 2")
       if [ "$name" = wk ]; then
+        run_bwm=$(awk_calc "($prev_bwm + $bwm) / 2")
         mgbs=$(awk_calc "${BYTES[$ty]} / ($med / 1e3) / 1e9")
-        MED[$ty]+="$med " MGBS[$ty]+="$mgbs " MPCT[$ty]+="$(awk_calc "100 * $mgbs / $bwm") "
+        MED[$ty]+="$med " MGBS[$ty]+="$mgbs " MPCT[$ty]+="$(awk_calc "100 * $mgbs / $run_bwm") "
       fi
       now_p[$name]=$p now_d[$name]=$d
       PF[$name,$ty]+="$p " DC[$name,$ty]+="$d "
       gbs=$(awk_calc "${BYTES[$ty]} * $d / 1e9")
-      GBS[$name,$ty]+="$gbs " PCT[$name,$ty]+="$(awk_calc "100 * $gbs / $bw") "
+      GBS[$name,$ty]+="$gbs " PCT[$name,$ty]+="$(awk_calc "100 * $gbs / $run_bw") "
     done
     for name in "${names[@]:1}"; do
       RP[$name,$ty]+="$(awk_calc "${now_p[wk]} / ${now_p[$name]}") "
@@ -204,7 +213,7 @@ if [ "$RUNS" -eq 1 ]; then
 else
   echo "  median of $RUNS rounds, min-max beside it; tokens/s; ratios: wk-run / the other, per round"
 fi
-echo "  read bandwidth (bw-read, all threads, 5 passes before each type's runs): best $(fig '%.2f' "${BWS[@]}") GB/s, median $(fig '%.2f' "${BWM[@]}") GB/s"
+echo "  read bandwidth (bw-read, all threads, 5 passes before and after each run): best $(fig '%.2f' "${BWS[@]}") GB/s, median $(fig '%.2f' "${BWM[@]}") GB/s"
 row "type" "engine" "prefill tokens/s" "decode tokens/s" "decode GB/s" "% of read bandwidth"
 for ty in "${TYPES[@]}"; do
   target=""
@@ -222,6 +231,6 @@ for ty in "${TYPES[@]}"; do
   done
   # shellcheck disable=SC2086
   echo "  $ty  wk-run's median forward pass $(fig '%.3f' ${MED[$ty]}) ms: $(fig '%.3f' ${MGBS[$ty]}) GB/s," \
-    "$(fig '%.1f' ${MPCT[$ty]}) % of bw-read's median pass"
+    "$(fig '%.1f' ${MPCT[$ty]}) % of bw-read's median pass (around the run)"
 done
 [ ${#REF[@]} -gt 0 ] || echo "  (WK_REF_BENCH not set: no llama-bench rows; see docs/benchmarks.md)"
