@@ -82,8 +82,6 @@ for ty in "${TYPES[@]}"; do
   b=$("$PY" bench/engine_prep.py bytes "${FILE[$ty]}")
   BYTES[$ty]=${b%% *}
 done
-# every run from files read afresh into the page cache (engine_prep.py fresh says why)
-"$PY" bench/engine_prep.py fresh "${FILE[@]}"
 "$PY" bench/engine_prep.py prompt "$RUN" "$IN" "$PROMPT" "$tmp"
 printf '{"tokens": %s, "decode": %d, "threads": %d, "context": %d}\n' \
   "$(cat "$tmp/ids.json")" "$DECODE" "$THREADS" "$CTX" >"$tmp/request.json"
@@ -166,6 +164,10 @@ machine=$(bench_machine) # the load average before the runs
 echo "wk-run: $RUNS rounds of (per type: bw-read, then each of ${names[*]} and bw-read) on ${TYPES[*]}..." >&2
 for ((r = 0; r < RUNS; r++)); do
   for ty in "${TYPES[@]}"; do
+    # Each type's runs from its file read afresh into the page cache (engine_prep.py fresh
+    # says why), in every round: this host's kernel pages out file pages left unread for a
+    # minute (DAMON, docs/benchmarks.md), and a round of five types lasts several minutes.
+    "$PY" bench/engine_prep.py fresh "${FILE[$ty]}"
     # bw-read around each run: this host's bandwidth moves within minutes (33-76 GB/s in one
     # run that measured it once per round), and a share is only as good as the ceiling
     # measured beside it.
