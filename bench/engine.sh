@@ -24,7 +24,9 @@
 # bw-read found on either side of that very run (the mean of the two best passes). wk-run also
 # prints its median forward pass: the weight bytes over it, against the mean of the two
 # bw-read median passes around it, is the share with the machine's stalls taken out of both
-# sides (docs/benchmarks.md says why that matters on a shared virtual machine).
+# sides (docs/benchmarks.md says why that matters on a shared virtual machine). Each type's
+# file is read afresh into the page cache before its runs in every round, and each run is
+# logged on stderr as it ends (its round, speeds and the bandwidth on either side).
 # WK_BENCH_TYPES: the types (default "F16 Q8_0 Q4_0 Q4_K_M Q6_K"); WK_BENCH_DECODE (default
 # 128) and WK_BENCH_CTX (default 1024) the decode length and context; WK_BENCH_BW_SIZE the
 # array bw-read sums (default 1G). Nothing here asserts on a speed.
@@ -188,6 +190,9 @@ for ((r = 0; r < RUNS; r++)); do
       PF[$name,$ty]+="$p " DC[$name,$ty]+="$d "
       gbs=$(awk_calc "${BYTES[$ty]} * $d / 1e9")
       GBS[$name,$ty]+="$gbs " PCT[$name,$ty]+="$(awk_calc "100 * $gbs / $run_bw") "
+      # each run as it happened, so that an odd round can be told from the host's swing
+      printf '  round %d %s %s: prefill %.2f, decode %.2f tokens/s%s; bw-read best %.2f -> %.2f GB/s\n' \
+        $((r + 1)) "$ty" "$name" "$p" "$d" "${med:+ (median pass $med ms)}" "$prev_bw" "$bw" >&2
     done
     for name in "${names[@]:1}"; do
       RP[$name,$ty]+="$(awk_calc "${now_p[wk]} / ${now_p[$name]}") "

@@ -98,6 +98,13 @@ def test_engine_bench_rounds(f16):
     assert ("2 rounds of (per type: bw-read, then each of wk node ref and bw-read) on F16 Q8_0"
             in p.stderr)
     assert "prefill 32 tokens, decode 4, 2 threads, context 64" in out
+    # every run logged as it ends, in order: rounds, then types, then engines
+    logged = re.findall(r"^  round (\d) (\S+) (\S+): prefill [0-9.]+, decode [0-9.]+ tokens/s"
+                        r"( \(median pass [0-9.]+ ms\))?; bw-read best [0-9.]+ -> [0-9.]+ GB/s$",
+                        p.stderr, re.M)
+    assert [g[:3] for g in logged] == [(r, t, e) for r in "12" for t in ("F16", "Q8_0")
+                                       for e in ("wk", "node", "ref")], p.stderr
+    assert all(bool(g[3]) == (g[2] == "wk") for g in logged)
     assert "median of 2 rounds" in out
     bw = re.search(r"read bandwidth .*: best ([0-9.]+) \(([0-9.]+)-([0-9.]+)\) GB/s, "
                    r"median ([0-9.]+) \(([0-9.]+)-([0-9.]+)\) GB/s", out)
