@@ -1,5 +1,6 @@
 /* Software prefetch for the decode kernels: the weights WK_AHEAD_BYTES past those a loop
- * reads, asked to L2, a line per 64 bytes read.
+ * reads, asked to L2, a line per 64 bytes read (and wk_fetch_l2, the plain request that
+ * kernels/matvec.c's idle work also makes for the start of a thread's next run).
  *
  * A decode step streams every weight once, row after row. The hardware's prefetchers follow
  * the stream but do not keep far enough ahead of a kernel with much work per byte (the
@@ -17,11 +18,17 @@
 
 #define WK_AHEAD_BYTES 8192
 
-/* Asks for the lines at p + WK_AHEAD_BYTES + 64 k, k < ceil(bytes / 64), to L2 (prefetcht1) */
-static inline void wk_fetch_ahead(const void *p, size_t bytes)
+/* Asks for the lines at p + 64 k, k < ceil(bytes / 64), to L2 (prefetcht1) */
+static inline void wk_fetch_l2(const void *p, size_t bytes)
 {
     for (size_t b = 0; b < bytes; b += 64)
-        __builtin_prefetch((const char *)p + WK_AHEAD_BYTES + b, 0, 2);
+        __builtin_prefetch((const char *)p + b, 0, 2);
+}
+
+/* The same WK_AHEAD_BYTES further on: the lines a loop reading `bytes` at p will want later */
+static inline void wk_fetch_ahead(const void *p, size_t bytes)
+{
+    wk_fetch_l2((const char *)p + WK_AHEAD_BYTES, bytes);
 }
 
 #endif

@@ -17,6 +17,7 @@
 #include <assert.h>
 #include <stdbool.h>
 
+#include "kernels/ahead.h"
 #include "kernels/team.h"
 #include "kernels/traits.h"
 
@@ -206,8 +207,7 @@ static bool fetch_next_run(const void *arg, int t, int nt, int piece)
         if (n == 0)
             return false;
         n = n < left ? n : left;
-        for (size_t i = 0; i < n; i += 64)
-            __builtin_prefetch(p + i, 0, 2); /* prefetcht1: to L2 */
+        wk_fetch_l2(p, n);
         skip += n;
         left -= n;
     }
